@@ -1,0 +1,276 @@
+//! The binary ruleset container: a fixed 168-byte header followed by a postcard body.
+//!
+//! ```text
+//! offset size field
+//!      0    4 magic  b"EFRS"
+//!      4    2 format version, u16 LE (this crate writes and reads 1)
+//!      6    2 header length, u16 LE (168 for version 1)
+//!      8    8 ruleset version, u64 LE (only ever increases per environment)
+//!     16    8 created at, i64 LE, Unix milliseconds
+//!     24    4 body length, u32 LE
+//!     28    1 environment name length (1..=64)
+//!     29    1 signature algorithm (0 = unsigned; 1 = ed25519, reserved)
+//!     30    2 reserved, zero
+//!     32   64 environment name, UTF-8, zero padded
+//!     96    8 checksum: xxh3_64 (seed 0) of bytes 0..96 followed by the body
+//!    104   64 signature (zero when unsigned) over bytes 0..104 followed by the body
+//!    168    … body: postcard encoding of [`crate::model::Body`]
+//! ```
+//!
+//! `docs/binary-format.md` describes the body field by field.
+
+use crate::model::Body;
+use thiserror::Error;
+use xxhash_rust::xxh3::Xxh3;
+
+/// The four bytes every ruleset starts with.
+pub const MAGIC: [u8; 4] = *b"EFRS";
+/// The format version this crate writes and the newest it reads.
+pub const FORMAT_VERSION: u16 = 1;
+/// Length of the version-1 header.
+pub const HEADER_LEN: usize = 168;
+/// Longest environment name.
+pub const MAX_ENV_LEN: usize = 64;
+/// Largest body accepted (64 MiB): a bound on what decoding may allocate.
+pub const MAX_BODY_LEN: usize = 64 << 20;
+
+const CHECKSUM_AT: usize = 96;
+const SIGNATURE_AT: usize = 104;
+
+/// The metadata carried by the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// Format version of the container.
+    pub format_version: u16,
+    /// Environment this ruleset is for.
+    pub environment: String,
+    /// Ruleset version; higher is newer.
+    pub version: u64,
+    /// Creation time in Unix milliseconds.
+    pub created_at_ms: i64,
+    /// Body length in bytes.
+    pub body_len: u32,
+    /// The checksum stored in (and verified against) the header.
+    pub checksum: u64,
+    /// Signature algorithm (0: unsigned).
+    pub signature_alg: u8,
+}
+
+/// Why bytes were refused as a ruleset.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Fewer bytes than the header and body need.
+    #[error("truncated ruleset: need {needed} bytes, got {got}")]
+    Truncated {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes present.
+        got: usize,
+    },
+    /// Not an edgeflag ruleset.
+    #[error("not an edgeflag ruleset (bad magic bytes)")]
+    BadMagic,
+    /// Written by a newer edgeflag.
+    #[error("unsupported ruleset format version {found} (this build reads up to {supported})")]
+    UnsupportedVersion {
+        /// Version in the header.
+        found: u16,
+        /// Newest version this build reads.
+        supported: u16,
+    },
+    /// A header field is out of range.
+    #[error("malformed header: {0}")]
+    BadHeader(&'static str),
+    /// Bytes after the body.
+    #[error("{0} unexpected bytes after the body")]
+    TrailingBytes(usize),
+    /// The content does not match its checksum.
+    #[error("checksum mismatch: header says {expected:#018x}, content hashes to {actual:#018x}")]
+    ChecksumMismatch {
+        /// Checksum in the header.
+        expected: u64,
+        /// Checksum of the content.
+        actual: u64,
+    },
+    /// The body is not valid postcard for this format version.
+    #[error("malformed body: {0}")]
+    Body(String),
+    /// The body decodes but breaks an invariant (bad index, cycle, …).
+    #[error("invalid ruleset: {0}")]
+    Invalid(String),
+}
+
+/// Metadata for [`encode`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodeOptions<'a> {
+    /// Environment name (1 to 64 bytes).
+    pub environment: &'a str,
+    /// Ruleset version.
+    pub version: u64,
+    /// Creation time in Unix milliseconds.
+    pub created_at_ms: i64,
+}
+
+/// Why a body could not be encoded.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum EncodeError {
+    /// The environment name is empty or longer than 64 bytes.
+    #[error("environment name must be 1 to {MAX_ENV_LEN} bytes, got {0}")]
+    EnvironmentName(usize),
+    /// The body is larger than [`MAX_BODY_LEN`].
+    #[error("ruleset body of {0} bytes exceeds the {MAX_BODY_LEN}-byte limit")]
+    TooLarge(usize),
+    /// Serialization failed.
+    #[error("cannot encode body: {0}")]
+    Body(String),
+}
+
+/// Encodes a body into a complete, checksummed, unsigned ruleset.
+///
+/// ```
+/// use edgeflag_evaluator::{format, model::Body, Ruleset};
+/// let bytes = format::encode(&Body::default(), &format::EncodeOptions {
+///     environment: "production", version: 7, created_at_ms: 0,
+/// }).unwrap();
+/// let rs = Ruleset::from_bytes(&bytes).unwrap();
+/// assert_eq!(rs.header().version, 7);
+/// assert_eq!(rs.header().environment, "production");
+/// ```
+pub fn encode(body: &Body, opts: &EncodeOptions<'_>) -> Result<Vec<u8>, EncodeError> {
+    let env = opts.environment.as_bytes();
+    if env.is_empty() || env.len() > MAX_ENV_LEN {
+        return Err(EncodeError::EnvironmentName(env.len()));
+    }
+    let mut out = postcard::to_extend(body, vec![0u8; HEADER_LEN])
+        .map_err(|e| EncodeError::Body(e.to_string()))?;
+    let body_len = out.len() - HEADER_LEN;
+    if body_len > MAX_BODY_LEN {
+        return Err(EncodeError::TooLarge(body_len));
+    }
+    out[0..4].copy_from_slice(&MAGIC);
+    out[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out[6..8].copy_from_slice(&(HEADER_LEN as u16).to_le_bytes());
+    out[8..16].copy_from_slice(&opts.version.to_le_bytes());
+    out[16..24].copy_from_slice(&opts.created_at_ms.to_le_bytes());
+    out[24..28].copy_from_slice(&(body_len as u32).to_le_bytes());
+    out[28] = env.len() as u8;
+    out[32..32 + env.len()].copy_from_slice(env);
+    let sum = checksum(&out[..CHECKSUM_AT], &out[HEADER_LEN..]);
+    out[CHECKSUM_AT..SIGNATURE_AT].copy_from_slice(&sum.to_le_bytes());
+    Ok(out)
+}
+
+fn checksum(header: &[u8], body: &[u8]) -> u64 {
+    let mut h = Xxh3::new();
+    h.update(header);
+    h.update(body);
+    h.digest()
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(a)
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}
+
+/// Reads and verifies the header (including the checksum over the whole content)
+/// and returns it with the body bytes. Never panics, whatever the input.
+pub fn read_header(bytes: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
+    if bytes.len() < 8 {
+        if bytes.len() >= 4 && bytes[..4] != MAGIC {
+            return Err(DecodeError::BadMagic);
+        }
+        return Err(DecodeError::Truncated {
+            needed: HEADER_LEN,
+            got: bytes.len(),
+        });
+    }
+    if bytes[..4] != MAGIC {
+        return Err(DecodeError::BadMagic);
+    }
+    let format_version = u16_at(bytes, 4);
+    if format_version > FORMAT_VERSION {
+        return Err(DecodeError::UnsupportedVersion {
+            found: format_version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    if format_version == 0 {
+        return Err(DecodeError::BadHeader("format version 0"));
+    }
+    if bytes.len() < HEADER_LEN {
+        return Err(DecodeError::Truncated {
+            needed: HEADER_LEN,
+            got: bytes.len(),
+        });
+    }
+    if usize::from(u16_at(bytes, 6)) != HEADER_LEN {
+        return Err(DecodeError::BadHeader("header length is not 168"));
+    }
+    let body_len = u32_at(bytes, 24);
+    if body_len as usize > MAX_BODY_LEN {
+        return Err(DecodeError::BadHeader("body length exceeds 64 MiB"));
+    }
+    let needed = HEADER_LEN + body_len as usize;
+    if bytes.len() < needed {
+        return Err(DecodeError::Truncated {
+            needed,
+            got: bytes.len(),
+        });
+    }
+    if bytes.len() > needed {
+        return Err(DecodeError::TrailingBytes(bytes.len() - needed));
+    }
+    let body = &bytes[HEADER_LEN..];
+    let expected = u64_at(bytes, CHECKSUM_AT);
+    let actual = checksum(&bytes[..CHECKSUM_AT], body);
+    if expected != actual {
+        return Err(DecodeError::ChecksumMismatch { expected, actual });
+    }
+    let env_len = usize::from(bytes[28]);
+    if env_len == 0 || env_len > MAX_ENV_LEN {
+        return Err(DecodeError::BadHeader("environment name length"));
+    }
+    let environment = std::str::from_utf8(&bytes[32..32 + env_len])
+        .map_err(|_| DecodeError::BadHeader("environment name is not UTF-8"))?
+        .to_owned();
+    let signature_alg = bytes[29];
+    if signature_alg > 1 {
+        return Err(DecodeError::BadHeader("unknown signature algorithm"));
+    }
+    Ok((
+        Header {
+            format_version,
+            environment,
+            version: u64_at(bytes, 8),
+            created_at_ms: u64_at(bytes, 16) as i64,
+            body_len,
+            checksum: expected,
+            signature_alg,
+        },
+        body,
+    ))
+}
+
+/// Decodes a verified body. The body must be consumed exactly.
+pub fn decode_body(body: &[u8]) -> Result<Body, DecodeError> {
+    let (decoded, rest) =
+        postcard::take_from_bytes::<Body>(body).map_err(|e| DecodeError::Body(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(DecodeError::Body(format!(
+            "{} bytes left after the body",
+            rest.len()
+        )));
+    }
+    Ok(decoded)
+}

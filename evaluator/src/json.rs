@@ -1,0 +1,65 @@
+//! JSON rendering of evaluation details (feature `json`).
+//!
+//! A detail renders as
+//! `{"value":…,"variation":"on","variation_index":0,"reason":{"kind":"RULE_MATCH","rule_index":0,"rule_id":"r1"},"in_rollout":false}`.
+//! `PREREQUISITE_FAILED` reasons carry `prerequisite`, `ERROR` reasons `error_kind`.
+//! Numbers that are integers (|n| < 2^53) render without a fraction, as JavaScript
+//! renders them; JSON values render as the compact text the compiler stored.
+
+use crate::eval::{Detail, FlagValue, Reason};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::value::RawValue;
+
+impl Serialize for FlagValue<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            FlagValue::Bool(b) => s.serialize_bool(b),
+            FlagValue::Number(n) => {
+                if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+                    s.serialize_i64(n as i64)
+                } else {
+                    s.serialize_f64(n)
+                }
+            }
+            FlagValue::String(v) => s.serialize_str(v),
+            FlagValue::Json(text) => match serde_json::from_str::<&RawValue>(text) {
+                Ok(raw) => raw.serialize(s),
+                Err(_) => s.serialize_unit(),
+            },
+        }
+    }
+}
+
+impl Serialize for Reason<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("kind", self.kind())?;
+        match self {
+            Reason::PrerequisiteFailed { prerequisite } => {
+                m.serialize_entry("prerequisite", prerequisite)?
+            }
+            Reason::RuleMatch {
+                rule_index,
+                rule_id,
+            } => {
+                m.serialize_entry("rule_index", rule_index)?;
+                m.serialize_entry("rule_id", rule_id)?;
+            }
+            Reason::Error(kind) => m.serialize_entry("error_kind", kind.as_str())?,
+            _ => {}
+        }
+        m.end()
+    }
+}
+
+impl<T: Serialize> Serialize for Detail<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(5))?;
+        m.serialize_entry("value", &self.value)?;
+        m.serialize_entry("variation", &self.variation)?;
+        m.serialize_entry("variation_index", &self.variation_index)?;
+        m.serialize_entry("reason", &self.reason)?;
+        m.serialize_entry("in_rollout", &self.in_rollout)?;
+        m.end()
+    }
+}
