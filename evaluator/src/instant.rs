@@ -65,9 +65,12 @@ pub fn parse_rfc3339(s: &str) -> Option<Instant> {
         return None;
     }
     let sep = |i: usize, c: u8| b[i] == c;
-    if !(sep(4, b'-') && sep(7, b'-') && matches!(b[10], b'T' | b't' | b' ') && sep(13, b':'))
-        || !sep(16, b':')
-    {
+    let shape_ok = sep(4, b'-')
+        && sep(7, b'-')
+        && matches!(b[10], b'T' | b't' | b' ')
+        && sep(13, b':')
+        && sep(16, b':');
+    if !shape_ok {
         return None;
     }
     let year = i64::from(digits(&b[0..4])?);
