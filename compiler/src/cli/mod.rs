@@ -1,0 +1,155 @@
+//! The `edgeflag` command line: argument parsing and dispatch. Each subcommand
+//! lives in its own module.
+
+mod build;
+mod describe;
+mod diff;
+mod eval;
+mod inspect;
+
+use clap::{Parser, Subcommand};
+use edgeflag_compiler::Diagnostics;
+use edgeflag_evaluator::DecodeError;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Feature flags as code: validate, compile, evaluate, inspect and diff rulesets.
+#[derive(Debug, Parser)]
+#[command(name = "edgeflag", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a flag source (file or directory); print every error, exit 1 on any.
+    Validate {
+        /// YAML/JSON file or directory of them.
+        src: PathBuf,
+    },
+    /// Compile a source into one `<environment>.efr` ruleset per environment.
+    Compile {
+        /// YAML/JSON file or directory of them.
+        src: PathBuf,
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Ruleset version to stamp (default: the current Unix time in milliseconds,
+        /// so successive compiles increase).
+        #[arg(long)]
+        ruleset_version: Option<u64>,
+    },
+    /// Evaluate flags of a compiled ruleset for one context or a JSON-lines file.
+    Eval {
+        /// The compiled ruleset.
+        #[arg(long)]
+        ruleset: PathBuf,
+        /// One context as a JSON object.
+        #[arg(long, conflicts_with = "contexts", required_unless_present = "contexts")]
+        context: Option<String>,
+        /// A file with one JSON context per line; prints one JSON line per context.
+        #[arg(long)]
+        contexts: Option<PathBuf>,
+        /// Only this flag (default: every flag).
+        #[arg(long)]
+        flag: Option<String>,
+    },
+    /// Show a ruleset's header, sizes, flags and segments.
+    Inspect {
+        /// The compiled ruleset.
+        ruleset: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what changed between two rulesets or sources (flags added/removed, kill
+    /// switches, rules, rollouts, targets, segments).
+    Diff {
+        /// Old: a `.efr` ruleset, or a source file/directory.
+        a: PathBuf,
+        /// New: a `.efr` ruleset, or a source file/directory.
+        b: PathBuf,
+        /// Only this environment (sources only).
+        #[arg(long)]
+        env: Option<String>,
+        /// Exit with status 1 when there are differences.
+        #[arg(long)]
+        exit_code: bool,
+    },
+}
+
+/// Everything that can make a command fail.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Decode { path: String, source: DecodeError },
+    #[error("{0}")]
+    Diagnostics(Diagnostics),
+    #[error("invalid context: {0}")]
+    Context(serde_json::Error),
+    #[error("{0}")]
+    Encode(#[from] edgeflag_evaluator::format::EncodeError),
+    #[error("{0}")]
+    Usage(String),
+    /// Already reported; just fail.
+    #[error("failed")]
+    Reported,
+}
+
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CliError + '_ {
+    move |source| CliError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Loads a compiled ruleset file.
+pub(crate) fn load_ruleset(path: &Path) -> Result<edgeflag_evaluator::Ruleset, CliError> {
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    edgeflag_evaluator::Ruleset::from_bytes(&bytes).map_err(|source| CliError::Decode {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Parses arguments, runs the command, and maps the outcome to an exit code
+/// (0 success, 1 failure — including validation errors and, with `--exit-code`,
+/// differences).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate { src } => build::validate(&src),
+        Command::Compile {
+            src,
+            out,
+            ruleset_version,
+        } => build::compile(&src, &out, ruleset_version),
+        Command::Eval {
+            ruleset,
+            context,
+            contexts,
+            flag,
+        } => eval::run(&ruleset, context.as_deref(), contexts.as_deref(), flag.as_deref()),
+        Command::Inspect { ruleset, json } => inspect::run(&ruleset, json),
+        Command::Diff {
+            a,
+            b,
+            env,
+            exit_code,
+        } => diff::run(&a, &b, env.as_deref(), exit_code),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) | Err(CliError::Reported) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
