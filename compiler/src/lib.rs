@@ -1,1 +1,215 @@
-//! compiler
+//! # edgeflag-compiler
+//!
+//! Validates edgeflag flag sources (YAML or JSON, one file or a directory of them)
+//! and compiles them into one [`Body`] per environment, ready to be encoded with
+//! [`edgeflag_evaluator::format::encode`] and loaded by
+//! [`edgeflag_evaluator::Ruleset`].
+//!
+//! ```
+//! use edgeflag_compiler::compile_sources;
+//! use edgeflag_evaluator::{format, Context, Ruleset};
+//!
+//! let src = r#"
+//! flags:
+//!   new-checkout:
+//!     rules:
+//!       - clauses: [{attribute: country, op: in, values: [DE, FR]}]
+//!         serve: on
+//!     fallthrough: off
+//! "#;
+//! let envs = compile_sources(&[("flags.yaml".into(), src.into())]).unwrap();
+//! assert_eq!(envs[0].name, "default");
+//! let bytes = format::encode(&envs[0].body, &format::EncodeOptions {
+//!     environment: &envs[0].name, version: 1, created_at_ms: 0,
+//! }).unwrap();
+//! let rules = Ruleset::from_bytes(&bytes).unwrap();
+//! assert!(rules.bool_value("new-checkout", &Context::new("u1").with("country", "DE"), false));
+//! assert!(!rules.bool_value("new-checkout", &Context::new("u1").with("country", "US"), true));
+//! ```
+//!
+//! Every error is reported, not only the first, each with its file, line and
+//! column, the flag or segment and field it is in, and what is wrong; see
+//! [`Diagnostics`].
+#![warn(missing_docs)]
+
+mod check;
+mod diagnostics;
+mod lower;
+mod source;
+
+pub use diagnostics::{Diagnostic, Diagnostics};
+use edgeflag_evaluator::model::Body;
+use std::path::{Path, PathBuf};
+
+/// One environment's compiled ruleset body.
+///
+/// ```
+/// let envs = edgeflag_compiler::compile_sources(&[(
+///     "f.yaml".into(),
+///     "environments: [staging, production]\nflags: {a: {}}\n".into(),
+/// )])
+/// .unwrap();
+/// let names: Vec<_> = envs.iter().map(|e| e.name.as_str()).collect();
+/// assert_eq!(names, ["staging", "production"]);
+/// assert_eq!(envs[1].body.flags.len(), 1);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledEnv {
+    /// Environment name (`default` when the source declares none).
+    pub name: String,
+    /// The compiled body.
+    pub body: Body,
+}
+
+/// Compiles a file (`.yaml`, `.yml` or `.json`) or a directory: every such file
+/// below it, recursively, in sorted path order, their maps merged (names starting
+/// with `.` are skipped). A flag or segment key defined twice anywhere is an
+/// error naming both places. Environments come out in declaration order.
+///
+/// ```no_run
+/// let envs = edgeflag_compiler::compile_path(std::path::Path::new("flags/"))
+///     .unwrap_or_else(|errors| {
+///         eprintln!("{errors}");
+///         std::process::exit(1)
+///     });
+/// ```
+pub fn compile_path(path: &Path) -> Result<Vec<CompiledEnv>, Diagnostics> {
+    let mut diags = Vec::new();
+    let mut files = Vec::new();
+    let shown = path.display().to_string();
+    match std::fs::metadata(path) {
+        Err(e) => diags.push(Diagnostic::new(
+            &shown,
+            None,
+            "",
+            format!("cannot read: {e}"),
+        )),
+        Ok(m) if m.is_dir() => {
+            let mut paths = Vec::new();
+            walk(path, &mut paths, &mut diags);
+            paths.sort();
+            if paths.is_empty() && diags.is_empty() {
+                diags.push(Diagnostic::new(
+                    &shown,
+                    None,
+                    "",
+                    "no .yaml, .yml or .json file found in this directory",
+                ));
+            }
+            for p in paths {
+                read_file(&p, &mut files, &mut diags);
+            }
+        }
+        Ok(_) => read_file(path, &mut files, &mut diags),
+    }
+    compile(&files, diags)
+}
+
+fn read_file(path: &Path, files: &mut Vec<(String, String)>, diags: &mut Vec<Diagnostic>) {
+    let name = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => files.push((name, text)),
+        Err(e) => diags.push(Diagnostic::new(
+            &name,
+            None,
+            "",
+            format!("cannot read: {e}"),
+        )),
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            let name = dir.display().to_string();
+            diags.push(Diagnostic::new(
+                &name,
+                None,
+                "",
+                format!("cannot read: {e}"),
+            ));
+            return;
+        }
+    };
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let name = dir.display().to_string();
+                diags.push(Diagnostic::new(
+                    &name,
+                    None,
+                    "",
+                    format!("cannot read: {e}"),
+                ));
+                continue;
+            }
+        };
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        // Symlinked directories are not followed (no loops); symlinked files are.
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir {
+            walk(&path, out, diags);
+        } else {
+            let source = path.extension().is_some_and(|e| {
+                let e = e.to_string_lossy().to_ascii_lowercase();
+                e == "yaml" || e == "yml" || e == "json"
+            });
+            if source && path.is_file() {
+                out.push(path);
+            }
+        }
+    }
+}
+
+/// Compiles in-memory files: `(file name used in messages, text)`. A name ending
+/// in `.json` is parsed as JSON, anything else as YAML. Files are merged in the
+/// order given.
+///
+/// ```
+/// use edgeflag_compiler::compile_sources;
+/// let errors = compile_sources(&[(
+///     "flags.yaml".into(),
+///     "flags:\n  a:\n    fallthrough: maybe\n".into(),
+/// )])
+/// .unwrap_err();
+/// assert_eq!(
+///     errors.to_string(),
+///     r#"flags.yaml:3:18: flag "a" fallthrough: unknown variation "maybe"; expected one of "on", "off""#
+/// );
+/// ```
+pub fn compile_sources(files: &[(String, String)]) -> Result<Vec<CompiledEnv>, Diagnostics> {
+    compile(files, Vec::new())
+}
+
+fn compile(
+    files: &[(String, String)],
+    mut diags: Vec<diagnostics::Diagnostic>,
+) -> Result<Vec<CompiledEnv>, Diagnostics> {
+    let mut sources = Vec::with_capacity(files.len());
+    for (name, text) in files {
+        sources.push(source::read(name, text, &mut diags));
+    }
+    let names = files.iter().map(|(n, _)| n.clone()).collect();
+    let model = check::build(names, &sources, &mut diags);
+    drop(sources);
+    let orders = check::order(&model, &mut diags);
+    if !diags.is_empty() {
+        let mut d = Diagnostics(diags);
+        d.sort();
+        return Err(d);
+    }
+    Ok(model
+        .envs
+        .iter()
+        .enumerate()
+        .map(|(env, name)| CompiledEnv {
+            name: name.clone(),
+            body: lower::lower(&model, &orders, env),
+        })
+        .collect())
+}

@@ -1,0 +1,927 @@
+//! The typed source: reads a node tree into flags, segments and environments,
+//! reporting every structural error (unknown field, wrong type, bad key, bad
+//! percentage) with its position. Semantic checks (names that must resolve, value
+//! types per operator, cycles) happen later, in `check`.
+
+use super::yaml::{Key, Node, Value};
+use crate::diagnostics::{Pos, Sink};
+use std::fmt::Write as _;
+
+/// A value with the position it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spanned<T> {
+    /// The value.
+    pub value: T,
+    /// Where it was written.
+    pub pos: Pos,
+}
+
+/// A field whose absence means something (a default) that an invalid value must
+/// not trigger.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Field<T> {
+    /// Not written.
+    #[default]
+    Absent,
+    /// Written but invalid (already reported).
+    Invalid,
+    /// Written and well-formed.
+    Given(T),
+}
+
+/// One source file.
+#[derive(Debug, Default)]
+pub struct SourceFile {
+    /// `flags`, in source order.
+    pub flags: Vec<(Key, FlagSrc)>,
+    /// `segments`, in source order.
+    pub segments: Vec<(Key, SegmentSrc)>,
+    /// `environments`, when the file declares them.
+    pub environments: Vec<Spanned<String>>,
+}
+
+/// A flag as written.
+#[derive(Debug)]
+pub struct FlagSrc {
+    /// `variations`: name → value node.
+    pub variations: Field<Vec<(Key, Node)>>,
+    /// `client_side`.
+    pub client_side: bool,
+    /// The fields that environments may override.
+    pub base: EnvFields,
+    /// `environments.<name>` overrides.
+    pub overrides: Vec<(Key, EnvFields)>,
+}
+
+/// The overridable fields of a flag (the base ones, or one environment's).
+#[derive(Debug, Default)]
+pub struct EnvFields {
+    /// Context naming this set of fields (`flag "x"` or `flag "x" environments.prod`).
+    pub ctx: String,
+    /// `enabled`.
+    pub enabled: Option<bool>,
+    /// `off_variation`.
+    pub off_variation: Field<Spanned<String>>,
+    /// `prerequisites`.
+    pub prerequisites: Option<Vec<PrereqSrc>>,
+    /// `targets`: variation → context keys.
+    pub targets: Option<Vec<(Key, Vec<Spanned<String>>)>>,
+    /// `rules`.
+    pub rules: Option<Vec<RuleSrc>>,
+    /// `fallthrough`.
+    pub fallthrough: Field<ServeSrc>,
+}
+
+/// A prerequisite as written.
+#[derive(Debug)]
+pub struct PrereqSrc {
+    /// e.g. `flag "x" prerequisite 1`.
+    pub ctx: String,
+    /// The prerequisite flag key.
+    pub flag: Spanned<String>,
+    /// Accepted variation names.
+    pub variations: Vec<Spanned<String>>,
+}
+
+/// A flag rule as written.
+#[derive(Debug)]
+pub struct RuleSrc {
+    /// e.g. `flag "x" rule 2`.
+    pub ctx: String,
+    /// `id`.
+    pub id: Option<Spanned<String>>,
+    /// Well-formed clauses.
+    pub clauses: Vec<ClauseSrc>,
+    /// `serve` (`None` when missing or invalid: already reported).
+    pub serve: Option<ServeSrc>,
+}
+
+/// A serve as written.
+#[derive(Debug)]
+pub enum ServeSrc {
+    /// A variation name.
+    Variation {
+        /// e.g. `flag "x" fallthrough`.
+        ctx: String,
+        /// The name.
+        name: Spanned<String>,
+    },
+    /// A percentage rollout whose percentages are valid and sum to 100.
+    Rollout {
+        /// e.g. `flag "x" fallthrough rollout`.
+        ctx: String,
+        /// `(variation, thousandths of a percent)` in listed order.
+        slices: Vec<(Key, u32)>,
+        /// `bucket_by`.
+        bucket_by: Option<String>,
+        /// `salt`.
+        salt: Option<String>,
+    },
+}
+
+/// The operators of the rule language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum OpName {
+    In,
+    StartsWith,
+    EndsWith,
+    Contains,
+    Matches,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+    SemverEq,
+    SemverLt,
+    SemverGt,
+    Before,
+    After,
+    InSegment,
+}
+
+/// Every operator with its source name.
+pub const OPS: [(&str, OpName); 15] = [
+    ("in", OpName::In),
+    ("starts_with", OpName::StartsWith),
+    ("ends_with", OpName::EndsWith),
+    ("contains", OpName::Contains),
+    ("matches", OpName::Matches),
+    ("lt", OpName::Lt),
+    ("lte", OpName::Lte),
+    ("gt", OpName::Gt),
+    ("gte", OpName::Gte),
+    ("semver_eq", OpName::SemverEq),
+    ("semver_lt", OpName::SemverLt),
+    ("semver_gt", OpName::SemverGt),
+    ("before", OpName::Before),
+    ("after", OpName::After),
+    ("in_segment", OpName::InSegment),
+];
+
+impl OpName {
+    /// The source name.
+    pub fn name(self) -> &'static str {
+        OPS.iter().find(|(_, o)| *o == self).map_or("", |(n, _)| n)
+    }
+}
+
+/// A clause as written (structurally valid: op known, `values` a non-empty list).
+#[derive(Debug)]
+pub struct ClauseSrc {
+    /// e.g. `flag "x" rule 2 clause 1`.
+    pub ctx: String,
+    /// `attribute` (absent for `in_segment`).
+    pub attribute: Option<String>,
+    /// `op`.
+    pub op: OpName,
+    /// `values`.
+    pub values: Vec<Node>,
+    /// `negate`.
+    pub negate: bool,
+}
+
+/// A segment as written.
+#[derive(Debug)]
+pub struct SegmentSrc {
+    /// Position of the segment's key.
+    pub pos: Pos,
+    /// `include`.
+    pub include: Vec<String>,
+    /// `exclude`.
+    pub exclude: Vec<String>,
+    /// `rules`, each a list of clauses.
+    pub rules: Vec<Vec<ClauseSrc>>,
+}
+
+const TOP_FIELDS: [&str; 4] = ["flags", "segments", "environments", "$schema"];
+const FLAG_FIELDS: [&str; 14] = [
+    "variations",
+    "enabled",
+    "off_variation",
+    "prerequisites",
+    "targets",
+    "rules",
+    "fallthrough",
+    "description",
+    "owner",
+    "tags",
+    "temporary",
+    "expires",
+    "client_side",
+    "environments",
+];
+const ENV_FIELDS: [&str; 6] = [
+    "enabled",
+    "off_variation",
+    "prerequisites",
+    "targets",
+    "rules",
+    "fallthrough",
+];
+
+/// Whether `s` matches `[A-Za-z0-9][A-Za-z0-9._-]{0,max_rest}`.
+pub fn is_valid_name(s: &str, max_rest: usize) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= max_rest + 1
+        && b[0].is_ascii_alphanumeric()
+        && b[1..]
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+}
+
+/// Parses a percentage into thousandths of a percent, from its source text when
+/// that is a decimal literal (so `33.3333` is refused even though it is a float).
+pub fn percent_thousandths(text: &str, value: f64) -> Result<u32, String> {
+    let b = text.as_bytes();
+    let (neg, body) = match b.first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (mantissa, exp) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], body[i + 1..].parse::<i64>().ok()),
+        None => (body, Some(0)),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let decimal = exp.is_some()
+        && !(int.is_empty() && frac.is_empty())
+        && int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit());
+    let out_of_range = || format!("percentage {text} is not between 0 and 100");
+    if !decimal {
+        // 0x / 0o integers, .inf, .nan.
+        if !value.is_finite() {
+            return Err(format!("percentage {text} is not a finite number"));
+        }
+        if !(0.0..=100.0).contains(&value) || value.fract() != 0.0 {
+            return Err(out_of_range());
+        }
+        return Ok(value as u32 * 1000);
+    }
+    let exp = exp.unwrap_or(0);
+    let mut digits: String = int.chars().chain(frac.chars()).collect();
+    let mut scale = frac.len() as i64 - exp;
+    while digits.ends_with('0') && digits.len() > 1 {
+        digits.pop();
+        scale -= 1;
+    }
+    let digits = digits.trim_start_matches('0');
+    if digits.is_empty() {
+        return Ok(0);
+    }
+    if neg {
+        return Err(out_of_range());
+    }
+    if scale > 3 {
+        return Err(format!(
+            "percentage {text} has more than 3 decimals (the finest step is 0.001)"
+        ));
+    }
+    let shift = 3 - scale;
+    if digits.len() as i64 + shift > 6 {
+        return Err(out_of_range());
+    }
+    let mut n: u32 = digits.parse().map_err(|_| out_of_range())?;
+    for _ in 0..shift {
+        n *= 10;
+    }
+    if n > 100_000 {
+        return Err(out_of_range());
+    }
+    Ok(n)
+}
+
+/// Formats thousandths of a percent as a decimal (`99500` → `99.5`).
+pub fn format_thousandths(n: u64) -> String {
+    let mut s = format!("{}", n / 1000);
+    let frac = n % 1000;
+    if frac != 0 {
+        let f = format!("{frac:03}");
+        let _ = write!(s, ".{}", f.trim_end_matches('0'));
+    }
+    s
+}
+
+fn is_valid_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r.clone()]
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then(|| s[r].parse().ok())
+            .flatten()
+    };
+    let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
+        return false;
+    };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&d)
+}
+
+/// Reads typed source out of nodes, reporting to a sink.
+pub struct Reader<'s, 'f> {
+    sink: &'s mut Sink<'f>,
+}
+
+fn field_ctx(owner: &str, field: &str) -> String {
+    if owner.is_empty() {
+        field.to_owned()
+    } else if owner.ends_with('.') {
+        format!("{owner}{field}")
+    } else {
+        format!("{owner} {field}")
+    }
+}
+
+impl<'s, 'f> Reader<'s, 'f> {
+    /// A reader reporting into `sink`.
+    pub fn new(sink: &'s mut Sink<'f>) -> Self {
+        Reader { sink }
+    }
+
+    fn err(&mut self, pos: Pos, ctx: &str, msg: impl Into<String>) {
+        self.sink.error(pos, ctx, msg);
+    }
+
+    fn type_err(&mut self, n: &Node, ctx: &str, expected: &str) {
+        let msg = format!("expected {expected}, found {}", n.value.describe());
+        self.err(n.pos, ctx, msg);
+    }
+
+    /// The entries of a map with only `allowed` keys (others are reported), as one
+    /// optional node per allowed key.
+    fn fields<'n, const N: usize>(
+        &mut self,
+        n: &'n Node,
+        ctx: &str,
+        allowed: [&str; N],
+    ) -> Option<[Option<&'n Node>; N]> {
+        let Value::Map(entries) = &n.value else {
+            self.type_err(n, ctx, "a map");
+            return None;
+        };
+        let mut out = [None; N];
+        for (k, v) in entries {
+            match allowed.iter().position(|a| *a == k.name) {
+                Some(i) => out[i] = Some(v),
+                None => {
+                    let list = allowed
+                        .iter()
+                        .filter(|a| !a.starts_with('$'))
+                        .map(|a| format!("`{a}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let msg = format!("unknown field `{}`; expected one of {list}", k.name);
+                    self.err(k.pos, ctx, msg);
+                }
+            }
+        }
+        Some(out)
+    }
+
+    fn map<'n>(&mut self, n: &'n Node, ctx: &str) -> Option<&'n [(Key, Node)]> {
+        match &n.value {
+            Value::Map(m) => Some(m),
+            _ => {
+                self.type_err(n, ctx, "a map");
+                None
+            }
+        }
+    }
+
+    fn seq<'n>(&mut self, n: &'n Node, ctx: &str) -> Option<&'n [Node]> {
+        match &n.value {
+            Value::Seq(s) => Some(s),
+            _ => {
+                self.type_err(n, ctx, "a list");
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, n: &Node, ctx: &str) -> Option<String> {
+        match &n.value {
+            Value::String(s) => Some(s.clone()),
+            _ => {
+                self.type_err(n, ctx, "a string");
+                None
+            }
+        }
+    }
+
+    fn spanned_string(&mut self, n: &Node, ctx: &str) -> Option<Spanned<String>> {
+        self.string(n, ctx)
+            .map(|value| Spanned { value, pos: n.pos })
+    }
+
+    fn boolean(&mut self, n: &Node, ctx: &str) -> Option<bool> {
+        match n.value {
+            Value::Bool(b) => Some(b),
+            _ => {
+                self.type_err(n, ctx, "a boolean");
+                None
+            }
+        }
+    }
+
+    fn strings(&mut self, n: &Node, ctx: &str) -> Option<Vec<Spanned<String>>> {
+        let items = self.seq(n, ctx)?;
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            if let Some(s) = self.spanned_string(item, &format!("{ctx}[{i}]")) {
+                out.push(s);
+            }
+        }
+        Some(out)
+    }
+
+    /// Reads a whole file.
+    pub fn file(&mut self, root: &Node) -> SourceFile {
+        let mut out = SourceFile::default();
+        if root.value == Value::Null {
+            return out;
+        }
+        let Some([flags, segments, envs, _schema]) = self.fields(root, "", TOP_FIELDS) else {
+            return out;
+        };
+        if let Some(envs) = envs {
+            if let Some(list) = self.strings(envs, "environments") {
+                for (i, e) in list.into_iter().enumerate() {
+                    if is_valid_name(&e.value, 63) {
+                        out.environments.push(e);
+                    } else {
+                        let msg = format!(
+                            "invalid environment name \"{}\": expected \
+                             [A-Za-z0-9][A-Za-z0-9._-]{{0,63}}",
+                            e.value
+                        );
+                        self.err(e.pos, &format!("environments[{i}]"), msg);
+                    }
+                }
+            }
+        }
+        if let Some(flags) = flags.and_then(|n| self.map(n, "flags")) {
+            out.flags.reserve(flags.len());
+            for (k, v) in flags {
+                let ctx = format!("flag \"{}\"", k.name);
+                if !is_valid_name(&k.name, 127) {
+                    let msg = "invalid flag key: expected [A-Za-z0-9][A-Za-z0-9._-]{0,127}";
+                    self.err(k.pos, &ctx, msg);
+                    continue;
+                }
+                if let Some(f) = self.flag(v, &ctx) {
+                    out.flags.push((k.clone(), f));
+                }
+            }
+        }
+        if let Some(segs) = segments.and_then(|n| self.map(n, "segments")) {
+            for (k, v) in segs {
+                let ctx = format!("segment \"{}\"", k.name);
+                if !is_valid_name(&k.name, 127) {
+                    let msg = "invalid segment key: expected [A-Za-z0-9][A-Za-z0-9._-]{0,127}";
+                    self.err(k.pos, &ctx, msg);
+                    continue;
+                }
+                if let Some(s) = self.segment(k, v, &ctx) {
+                    out.segments.push((k.clone(), s));
+                }
+            }
+        }
+        out
+    }
+
+    fn flag(&mut self, n: &Node, ctx: &str) -> Option<FlagSrc> {
+        let f = self.fields(n, ctx, FLAG_FIELDS)?;
+        let [variations, enabled, off_variation, prerequisites, targets, rules, fallthrough, description, owner, tags, temporary, expires, client_side, environments] =
+            f;
+        let variations = match variations {
+            None => Field::Absent,
+            Some(v) => match self.map(v, &field_ctx(ctx, "variations")) {
+                Some(m) => Field::Given(m.to_vec()),
+                None => Field::Invalid,
+            },
+        };
+        if let Some(d) = description {
+            self.string(d, &field_ctx(ctx, "description"));
+        }
+        if let Some(o) = owner {
+            self.string(o, &field_ctx(ctx, "owner"));
+        }
+        if let Some(t) = tags {
+            self.strings(t, &field_ctx(ctx, "tags"));
+        }
+        if let Some(t) = temporary {
+            self.boolean(t, &field_ctx(ctx, "temporary"));
+        }
+        if let Some(e) = expires {
+            let ectx = field_ctx(ctx, "expires");
+            if let Some(s) = self.string(e, &ectx) {
+                if !is_valid_date(&s) {
+                    let msg = format!("invalid date \"{s}\": expected YYYY-MM-DD");
+                    self.err(e.pos, &ectx, msg);
+                }
+            }
+        }
+        let client_side = client_side
+            .and_then(|c| self.boolean(c, &field_ctx(ctx, "client_side")))
+            .unwrap_or(false);
+        let base = self.env_fields(
+            ctx.to_owned(),
+            [
+                enabled,
+                off_variation,
+                prerequisites,
+                targets,
+                rules,
+                fallthrough,
+            ],
+        );
+        let mut overrides = Vec::new();
+        if let Some(envs) = environments.and_then(|e| self.map(e, &field_ctx(ctx, "environments")))
+        {
+            for (env, v) in envs {
+                let ectx = format!("{ctx} environments.{}", env.name);
+                if let Some(fields) = self.fields(v, &ectx, ENV_FIELDS) {
+                    overrides.push((env.clone(), self.env_fields(ectx, fields)));
+                }
+            }
+        }
+        Some(FlagSrc {
+            variations,
+            client_side,
+            base,
+            overrides,
+        })
+    }
+
+    fn env_fields(&mut self, owner: String, f: [Option<&Node>; 6]) -> EnvFields {
+        let [enabled, off_variation, prerequisites, targets, rules, fallthrough] = f;
+        // Fields are `flag "x" enabled` in the base, `flag "x" environments.p.enabled`
+        // in an override.
+        let fprefix = if owner.contains(" environments.") {
+            format!("{owner}.")
+        } else {
+            owner.clone()
+        };
+        let fc = |name: &str| field_ctx(&fprefix, name);
+        let mut out = EnvFields {
+            enabled: enabled.and_then(|e| self.boolean(e, &fc("enabled"))),
+            ..EnvFields::default()
+        };
+        if let Some(o) = off_variation {
+            out.off_variation = match self.spanned_string(o, &fc("off_variation")) {
+                Some(s) => Field::Given(s),
+                None => Field::Invalid,
+            };
+        }
+        if let Some(p) = prerequisites {
+            out.prerequisites = self.prerequisites(p, &owner, &fc("prerequisites"));
+        }
+        if let Some(t) = targets {
+            let tctx = fc("targets");
+            if let Some(m) = self.map(t, &tctx) {
+                let mut list = Vec::with_capacity(m.len());
+                for (var, keys) in m {
+                    let kctx = format!("{tctx}.{}", var.name);
+                    if let Some(keys) = self.strings(keys, &kctx) {
+                        list.push((var.clone(), keys));
+                    }
+                }
+                out.targets = Some(list);
+            }
+        }
+        if let Some(r) = rules {
+            out.rules = self.rules(r, &owner, &fc("rules"));
+        }
+        if let Some(ft) = fallthrough {
+            out.fallthrough = match self.serve(ft, &fc("fallthrough")) {
+                Some(s) => Field::Given(s),
+                None => Field::Invalid,
+            };
+        }
+        out.ctx = owner;
+        out
+    }
+
+    fn prerequisites(&mut self, n: &Node, owner: &str, ctx: &str) -> Option<Vec<PrereqSrc>> {
+        let items = self.seq(n, ctx)?;
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let pctx = format!("{owner} prerequisite {}", i + 1);
+            let Some([flag, variations]) = self.fields(item, &pctx, ["flag", "variations"]) else {
+                continue;
+            };
+            let flag = match flag {
+                Some(f) => self.spanned_string(f, &format!("{pctx} flag")),
+                None => {
+                    self.err(item.pos, &pctx, "missing field `flag`");
+                    None
+                }
+            };
+            let variations = match variations {
+                Some(v) => {
+                    let vctx = format!("{pctx} variations");
+                    let list = self.strings(v, &vctx);
+                    if list.as_ref().is_some_and(Vec::is_empty) {
+                        self.err(v.pos, &vctx, "`variations` must not be empty");
+                    }
+                    list
+                }
+                None => {
+                    self.err(item.pos, &pctx, "missing field `variations`");
+                    None
+                }
+            };
+            if let (Some(flag), Some(variations)) = (flag, variations) {
+                out.push(PrereqSrc {
+                    ctx: pctx,
+                    flag,
+                    variations,
+                });
+            }
+        }
+        Some(out)
+    }
+
+    fn rules(&mut self, n: &Node, owner: &str, ctx: &str) -> Option<Vec<RuleSrc>> {
+        let items = self.seq(n, ctx)?;
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let rctx = format!("{owner} rule {}", i + 1);
+            let Some([id, clauses, serve]) = self.fields(item, &rctx, ["id", "clauses", "serve"])
+            else {
+                continue;
+            };
+            let id = id.and_then(|n| self.spanned_string(n, &format!("{rctx} id")));
+            let clauses = match clauses {
+                Some(c) => self.clauses(c, &rctx),
+                None => {
+                    self.err(item.pos, &rctx, "missing field `clauses`");
+                    Vec::new()
+                }
+            };
+            let serve = match serve {
+                Some(s) => self.serve(s, &format!("{rctx} serve")),
+                None => {
+                    self.err(item.pos, &rctx, "missing field `serve`");
+                    None
+                }
+            };
+            out.push(RuleSrc {
+                ctx: rctx,
+                id,
+                clauses,
+                serve,
+            });
+        }
+        Some(out)
+    }
+
+    fn clauses(&mut self, n: &Node, rctx: &str) -> Vec<ClauseSrc> {
+        let Some(items) = self.seq(n, &format!("{rctx} clauses")) else {
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let cctx = format!("{rctx} clause {}", i + 1);
+            if let Some(c) = self.clause(item, cctx) {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    fn clause(&mut self, n: &Node, ctx: String) -> Option<ClauseSrc> {
+        let [attribute, op, values, negate] =
+            self.fields(n, &ctx, ["attribute", "op", "values", "negate"])?;
+        let op = match op {
+            None => {
+                self.err(n.pos, &ctx, "missing field `op`");
+                None
+            }
+            Some(o) => {
+                let name = self.string(o, &format!("{ctx} op"))?;
+                match OPS.iter().find(|(s, _)| *s == name) {
+                    Some((_, op)) => Some(*op),
+                    None => {
+                        let list = OPS
+                            .iter()
+                            .map(|(s, _)| format!("`{s}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        let msg = format!("unknown operator `{name}`; expected one of {list}");
+                        self.err(o.pos, &format!("{ctx} op"), msg);
+                        None
+                    }
+                }
+            }
+        };
+        let attribute = match attribute {
+            Some(a) => {
+                let actx = format!("{ctx} attribute");
+                let s = self.string(a, &actx);
+                if s.as_deref() == Some("") {
+                    self.err(a.pos, &actx, "attribute name must not be empty");
+                }
+                s
+            }
+            None => {
+                if op.is_some() && op != Some(OpName::InSegment) {
+                    self.err(n.pos, &ctx, "missing field `attribute`");
+                }
+                None
+            }
+        };
+        let values = match values {
+            None => {
+                self.err(n.pos, &ctx, "missing field `values`");
+                None
+            }
+            Some(v) => {
+                let vctx = format!("{ctx} values");
+                match self.seq(v, &vctx) {
+                    Some([]) => {
+                        self.err(v.pos, &vctx, "`values` must not be empty");
+                        None
+                    }
+                    Some(items) => Some(items.to_vec()),
+                    None => None,
+                }
+            }
+        };
+        let negate = negate
+            .and_then(|b| self.boolean(b, &format!("{ctx} negate")))
+            .unwrap_or(false);
+        let op = op?;
+        Some(ClauseSrc {
+            ctx,
+            attribute,
+            op,
+            values: values?,
+            negate,
+        })
+    }
+
+    fn serve(&mut self, n: &Node, ctx: &str) -> Option<ServeSrc> {
+        match &n.value {
+            Value::String(s) => Some(ServeSrc::Variation {
+                ctx: ctx.to_owned(),
+                name: Spanned {
+                    value: s.clone(),
+                    pos: n.pos,
+                },
+            }),
+            Value::Map(_) => {
+                let [rollout, bucket_by, salt] =
+                    self.fields(n, ctx, ["rollout", "bucket_by", "salt"])?;
+                let rctx = format!("{ctx} rollout");
+                let bucket_by = bucket_by.and_then(|b| {
+                    let bctx = format!("{ctx} bucket_by");
+                    let s = self.string(b, &bctx)?;
+                    if s.is_empty() {
+                        self.err(b.pos, &bctx, "attribute name must not be empty");
+                    }
+                    Some(s)
+                });
+                let salt = salt.and_then(|s| self.string(s, &format!("{ctx} salt")));
+                let Some(rollout) = rollout else {
+                    self.err(n.pos, ctx, "missing field `rollout`");
+                    return None;
+                };
+                let entries = self.map(rollout, &rctx)?;
+                if entries.is_empty() {
+                    self.err(rollout.pos, &rctx, "a rollout needs at least one variation");
+                    return None;
+                }
+                let mut slices = Vec::with_capacity(entries.len());
+                let mut sum: u64 = 0;
+                let mut ok = true;
+                for (k, v) in entries {
+                    let pctx = format!("{rctx}.{}", k.name);
+                    let Value::Number { value, text } = &v.value else {
+                        self.type_err(v, &pctx, "a percentage (number)");
+                        ok = false;
+                        continue;
+                    };
+                    match percent_thousandths(text, *value) {
+                        Ok(t) => {
+                            sum += u64::from(t);
+                            slices.push((k.clone(), t));
+                        }
+                        Err(msg) => {
+                            self.err(v.pos, &pctx, msg);
+                            ok = false;
+                        }
+                    }
+                }
+                if !ok {
+                    return None;
+                }
+                if sum != 100_000 {
+                    let msg = format!("percentages sum to {}, not 100", format_thousandths(sum));
+                    self.err(rollout.pos, &rctx, msg);
+                    return None;
+                }
+                Some(ServeSrc::Rollout {
+                    ctx: rctx,
+                    slices,
+                    bucket_by,
+                    salt,
+                })
+            }
+            _ => {
+                self.type_err(n, ctx, "a variation name or a rollout map");
+                None
+            }
+        }
+    }
+
+    fn segment(&mut self, key: &Key, n: &Node, ctx: &str) -> Option<SegmentSrc> {
+        let [include, exclude, rules, description] =
+            self.fields(n, ctx, ["include", "exclude", "rules", "description"])?;
+        if let Some(d) = description {
+            self.string(d, &format!("{ctx} description"));
+        }
+        let mut keys = |n: Option<&Node>, field: &str| -> Vec<String> {
+            n.and_then(|n| self.strings(n, &format!("{ctx} {field}")))
+                .map(|v| v.into_iter().map(|s| s.value).collect())
+                .unwrap_or_default()
+        };
+        let include = keys(include, "include");
+        let exclude = keys(exclude, "exclude");
+        let mut out_rules = Vec::new();
+        if let Some(items) = rules.and_then(|r| self.seq(r, &format!("{ctx} rules"))) {
+            for (i, item) in items.iter().enumerate() {
+                let rctx = format!("{ctx} rule {}", i + 1);
+                let Some([clauses]) = self.fields(item, &rctx, ["clauses"]) else {
+                    continue;
+                };
+                match clauses {
+                    Some(c) => out_rules.push(self.clauses(c, &rctx)),
+                    None => self.err(item.pos, &rctx, "missing field `clauses`"),
+                }
+            }
+        }
+        Some(SegmentSrc {
+            pos: key.pos,
+            include,
+            exclude,
+            rules: out_rules,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages() {
+        let p = |s: &str| percent_thousandths(s, s.parse().unwrap_or(f64::NAN));
+        assert_eq!(p("50"), Ok(50_000));
+        assert_eq!(p("33.333"), Ok(33_333));
+        assert_eq!(p("33.3330000"), Ok(33_333));
+        assert_eq!(p("0.001"), Ok(1));
+        assert_eq!(p("1e1"), Ok(10_000));
+        assert_eq!(p("2.5E-1"), Ok(250));
+        assert_eq!(p("100"), Ok(100_000));
+        assert_eq!(p("-0"), Ok(0));
+        assert_eq!(p(".5"), Ok(500));
+        assert!(p("33.3333").unwrap_err().contains("more than 3 decimals"));
+        assert!(p("1e-4").unwrap_err().contains("more than 3 decimals"));
+        assert!(p("100.001").is_err());
+        assert!(p("-1").is_err());
+        assert!(p("1e10").is_err());
+        assert_eq!(percent_thousandths("0x10", 16.0), Ok(16_000));
+        assert!(percent_thousandths(".inf", f64::INFINITY).is_err());
+        assert_eq!(format_thousandths(99_500), "99.5");
+        assert_eq!(format_thousandths(100_001), "100.001");
+        assert_eq!(format_thousandths(0), "0");
+    }
+
+    #[test]
+    fn names_and_dates() {
+        assert!(is_valid_name("a", 127));
+        assert!(is_valid_name("new-checkout_v2.1", 127));
+        assert!(!is_valid_name("-a", 127));
+        assert!(!is_valid_name("a b", 127));
+        assert!(!is_valid_name("", 127));
+        assert!(is_valid_name(&"a".repeat(128), 127));
+        assert!(!is_valid_name(&"a".repeat(129), 127));
+        assert!(is_valid_date("2024-02-29"));
+        assert!(!is_valid_date("2023-02-29"));
+        assert!(!is_valid_date("2023-13-01"));
+        assert!(!is_valid_date("2023-1-01"));
+    }
+}

@@ -1,0 +1,431 @@
+//! A positioned node tree built from YAML (or JSON, a subset of YAML 1.2) with
+//! plain scalars resolved per the YAML 1.2 core schema.
+
+use crate::diagnostics::{Diagnostic, Pos};
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, Tag};
+use thiserror::Error;
+
+/// Deepest nesting of collections accepted (keeps every later walk shallow).
+const MAX_NESTING: usize = 128;
+
+/// A node with the position of its first character.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// Where the node starts.
+    pub pos: Pos,
+    /// What it holds.
+    pub value: Value,
+}
+
+/// A resolved YAML value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `null`, `~` or nothing.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// An int or float; `text` is the scalar as written (for decimal checks).
+    Number {
+        /// The value (may be infinite or NaN: `.inf`, `.nan`).
+        value: f64,
+        /// The source text.
+        text: Box<str>,
+    },
+    /// A string (any quoted scalar, or a plain one that is nothing else).
+    String(String),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping with string keys, in source order, duplicates removed.
+    Map(Vec<(Key, Node)>),
+}
+
+/// A map key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    /// The key text.
+    pub name: String,
+    /// Where it is.
+    pub pos: Pos,
+}
+
+impl Value {
+    /// What the value is, for "expected X, found Y" messages.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Number { .. } => "a number",
+            Value::String(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a map",
+        }
+    }
+}
+
+/// Structural problems found while building the tree.
+#[derive(Debug, Error, Clone, PartialEq)]
+enum TreeError {
+    #[error("YAML anchors and aliases are not supported; repeat the value instead")]
+    Anchor,
+    #[error("unsupported YAML tag `{0}` (only `!!str`, `!!map` and `!!seq` are allowed)")]
+    Tag(String),
+    #[error("map keys must be strings, found {0}")]
+    ComplexKey(&'static str),
+    #[error("duplicate key \"{name}\" (first defined at {first})")]
+    DuplicateKey { name: String, first: Pos },
+    #[error("a file holds one document; found a second one")]
+    MultipleDocuments,
+    #[error("nesting deeper than {MAX_NESTING} levels")]
+    TooDeep,
+}
+
+fn pos(m: &Marker) -> Pos {
+    Pos {
+        line: u32::try_from(m.line()).unwrap_or(u32::MAX),
+        column: u32::try_from(m.col() + 1).unwrap_or(u32::MAX),
+    }
+}
+
+/// Resolves a plain scalar per the YAML 1.2 core schema.
+pub fn resolve_plain(s: &str) -> Value {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return number(s, f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return number(s, f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return number(s, f64::NAN),
+        _ => {}
+    }
+    let b = s.as_bytes();
+    if let Some(hex) = s.strip_prefix("0x") {
+        if !hex.is_empty() && hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+            if let Ok(n) = u64::from_str_radix(hex, 16) {
+                return number(s, n as f64);
+            }
+        }
+    }
+    if let Some(oct) = s.strip_prefix("0o") {
+        if !oct.is_empty() && oct.bytes().all(|c| (b'0'..=b'7').contains(&c)) {
+            if let Ok(n) = u64::from_str_radix(oct, 8) {
+                return number(s, n as f64);
+            }
+        }
+    }
+    if is_core_float(b) {
+        if let Ok(v) = s.parse::<f64>() {
+            return number(s, v);
+        }
+    }
+    Value::String(s.to_owned())
+}
+
+fn number(text: &str, value: f64) -> Value {
+    Value::Number {
+        value,
+        text: text.into(),
+    }
+}
+
+/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` (ints included).
+fn is_core_float(b: &[u8]) -> bool {
+    let mut i = 0;
+    if matches!(b.first(), Some(b'-' | b'+')) {
+        i += 1;
+    }
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    let int = digits(&mut i);
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let frac = digits(&mut i);
+        if int == 0 && frac == 0 {
+            return false;
+        }
+    } else if int == 0 {
+        return false;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+enum Frame {
+    Seq(Pos, Vec<Node>),
+    Map(Pos, Vec<(Key, Node)>, Option<Key>),
+}
+
+struct Builder<'a> {
+    file: &'a str,
+    errors: &'a mut Vec<Diagnostic>,
+    stack: Vec<Frame>,
+    root: Option<Node>,
+}
+
+impl Builder<'_> {
+    fn error(&mut self, at: Pos, e: TreeError) {
+        self.errors
+            .push(Diagnostic::new(self.file, Some(at), "", e.to_string()));
+    }
+
+    fn check_tag(&mut self, at: Pos, tag: Option<&Tag>, allowed: &str) -> bool {
+        match tag {
+            None => false,
+            Some(t) if t.is_yaml_core_schema() && t.suffix == allowed => true,
+            Some(t) => {
+                self.error(at, TreeError::Tag(t.to_string()));
+                false
+            }
+        }
+    }
+
+    fn push_node(&mut self, node: Node) {
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Frame::Seq(_, items)) => items.push(node),
+            Some(Frame::Map(_, entries, key)) => match key.take() {
+                Some(k) => entries.push((k, node)),
+                None => {
+                    let name = match node.value {
+                        Value::Seq(_) | Value::Map(_) => {
+                            let what = node.value.describe();
+                            self.error(node.pos, TreeError::ComplexKey(what));
+                            String::new()
+                        }
+                        // Replaced by the source text in `scalar`.
+                        Value::String(s) => s,
+                        _ => String::new(),
+                    };
+                    if let Some(Frame::Map(_, _, key)) = self.stack.last_mut() {
+                        *key = Some(Key {
+                            name,
+                            pos: node.pos,
+                        });
+                    }
+                }
+            },
+        }
+    }
+
+    fn expecting_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Map(_, _, None)))
+    }
+
+    fn scalar(&mut self, text: &str, style: ScalarStyle, tag: Option<&Tag>, at: Pos) {
+        let forced_str = self.check_tag(at, tag, "str");
+        let value = if self.expecting_key() || forced_str || !matches!(style, ScalarStyle::Plain) {
+            Value::String(text.to_owned())
+        } else {
+            resolve_plain(text)
+        };
+        self.push_node(Node { pos: at, value });
+    }
+
+    fn finish_map(&mut self, at: Pos, mut entries: Vec<(Key, Node)>) {
+        if entries.len() > 1 {
+            let mut order: Vec<usize> = (0..entries.len()).collect();
+            order.sort_by(|&a, &b| entries[a].0.name.cmp(&entries[b].0.name).then(a.cmp(&b)));
+            let mut drop = vec![false; entries.len()];
+            let mut first = order[0];
+            for w in order.windows(2) {
+                if entries[w[0]].0.name == entries[w[1]].0.name {
+                    drop[w[1]] = true;
+                    let e = TreeError::DuplicateKey {
+                        name: entries[w[1]].0.name.clone(),
+                        first: entries[first].0.pos,
+                    };
+                    self.error(entries[w[1]].0.pos, e);
+                } else {
+                    first = w[1];
+                }
+            }
+            if drop.iter().any(|&d| d) {
+                let mut i = 0;
+                entries.retain(|_| {
+                    i += 1;
+                    !drop[i - 1]
+                });
+            }
+        }
+        self.push_node(Node {
+            pos: at,
+            value: Value::Map(entries),
+        });
+    }
+}
+
+/// Parses one YAML (or JSON) document into a node tree. Errors go to `errors`; the
+/// tree is `None` when the text could not be parsed at all. An empty document is a
+/// `Null` node.
+pub fn parse(file: &str, text: &str, errors: &mut Vec<Diagnostic>) -> Option<Node> {
+    let mut b = Builder {
+        file,
+        errors,
+        stack: Vec::new(),
+        root: None,
+    };
+    let mut documents = 0;
+    let mut parser = Parser::new_from_str(text);
+    while let Some(ev) = parser.next_event() {
+        let (ev, span): (Event<'_>, Span) = match ev {
+            Ok(e) => e,
+            Err(e) => {
+                let at = pos(e.marker());
+                b.errors.push(Diagnostic::new(
+                    file,
+                    Some(at),
+                    "",
+                    format!("invalid YAML: {}", e.info()),
+                ));
+                return None;
+            }
+        };
+        let at = pos(&span.start);
+        match ev {
+            Event::DocumentStart(_) => {
+                documents += 1;
+                if documents > 1 {
+                    b.error(at, TreeError::MultipleDocuments);
+                    break;
+                }
+            }
+            Event::Alias(_) => {
+                b.error(at, TreeError::Anchor);
+                b.push_node(Node {
+                    pos: at,
+                    value: Value::Null,
+                });
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                if anchor != 0 {
+                    b.error(at, TreeError::Anchor);
+                }
+                b.scalar(&text, style, tag.as_deref(), at);
+            }
+            Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
+                let is_map = matches!(ev, Event::MappingStart(..));
+                if anchor != 0 {
+                    b.error(at, TreeError::Anchor);
+                }
+                b.check_tag(at, tag.as_deref(), if is_map { "map" } else { "seq" });
+                if b.stack.len() >= MAX_NESTING {
+                    b.error(at, TreeError::TooDeep);
+                    return None;
+                }
+                b.stack.push(if is_map {
+                    Frame::Map(at, Vec::new(), None)
+                } else {
+                    Frame::Seq(at, Vec::new())
+                });
+            }
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq(p, items)) = b.stack.pop() {
+                    b.push_node(Node {
+                        pos: p,
+                        value: Value::Seq(items),
+                    });
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map(p, entries, _)) = b.stack.pop() {
+                    b.finish_map(p, entries);
+                }
+            }
+            Event::StreamEnd => break,
+            Event::Nothing | Event::StreamStart | Event::DocumentEnd => {}
+        }
+    }
+    Some(b.root.unwrap_or(Node {
+        pos: Pos { line: 1, column: 1 },
+        value: Value::Null,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(src: &str) -> (Option<Node>, Vec<String>) {
+        let mut errs = Vec::new();
+        let n = parse("t.yaml", src, &mut errs);
+        (n, errs.iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn core_schema() {
+        for (s, want) in [
+            ("", "null"),
+            ("~", "null"),
+            ("True", "a boolean"),
+            ("yes", "a string"),
+            ("on", "a string"),
+            ("0x1F", "a number"),
+            ("0o17", "a number"),
+            ("-1.5e3", "a number"),
+            (".5", "a number"),
+            ("1.", "a number"),
+            (".inf", "a number"),
+            ("1_000", "a string"),
+            ("2024-01-01", "a string"),
+            (".", "a string"),
+        ] {
+            assert_eq!(resolve_plain(s).describe(), want, "{s:?}");
+        }
+        assert_eq!(
+            resolve_plain("0x1F"),
+            Value::Number {
+                value: 31.0,
+                text: "0x1F".into()
+            }
+        );
+    }
+
+    #[test]
+    fn positions_and_quoted_scalars() {
+        let (n, errs) = tree("a:\n  b: '1'\n  c: [1, \"x\"]\n");
+        assert!(errs.is_empty(), "{errs:?}");
+        let Value::Map(top) = n.unwrap().value else {
+            panic!()
+        };
+        assert_eq!(top[0].0.pos, Pos { line: 1, column: 1 });
+        let Value::Map(inner) = &top[0].1.value else {
+            panic!()
+        };
+        assert_eq!(inner[0].1.value, Value::String("1".into()));
+        assert_eq!(inner[0].1.pos, Pos { line: 2, column: 6 });
+        assert_eq!(inner[1].1.pos, Pos { line: 3, column: 6 });
+    }
+
+    #[test]
+    fn duplicate_keys_and_anchors() {
+        let (_, errs) = tree("a: 1\nb: &x 2\na: 3\nc: *x\n");
+        assert_eq!(
+            errs,
+            [
+                "t.yaml:2:4: YAML anchors and aliases are not supported; repeat the value instead",
+                "t.yaml:3:1: duplicate key \"a\" (first defined at 1:1)",
+                "t.yaml:4:4: YAML anchors and aliases are not supported; repeat the value instead",
+            ]
+        );
+    }
+
+    #[test]
+    fn syntax_error_has_position() {
+        let (n, errs) = tree("a: [1, 2\n");
+        assert!(n.is_none());
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].starts_with("t.yaml:2:1: invalid YAML:"), "{errs:?}");
+    }
+}
