@@ -52,7 +52,7 @@ pub struct Header {
     pub body_len: u32,
     /// The checksum stored in (and verified against) the header.
     pub checksum: u64,
-    /// Signature algorithm (0: unsigned).
+    /// Signature algorithm; always 0 (unsigned) in rulesets this build accepts.
     pub signature_alg: u8,
 }
 
@@ -244,9 +244,21 @@ pub fn read_header(bytes: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
     let environment = std::str::from_utf8(&bytes[32..32 + env_len])
         .map_err(|_| DecodeError::BadHeader("environment name is not UTF-8"))?
         .to_owned();
+    if bytes[32 + env_len..CHECKSUM_AT].iter().any(|&b| b != 0) {
+        return Err(DecodeError::BadHeader(
+            "environment name padding is not zero",
+        ));
+    }
+    if bytes[30] != 0 || bytes[31] != 0 {
+        return Err(DecodeError::BadHeader("reserved bytes are not zero"));
+    }
     let signature_alg = bytes[29];
-    if signature_alg > 1 {
-        return Err(DecodeError::BadHeader("unknown signature algorithm"));
+    if signature_alg != 0 {
+        // Signature verification is not implemented yet: a ruleset that claims to
+        // be signed must not load as if it had been verified.
+        return Err(DecodeError::BadHeader(
+            "signed rulesets are not supported by this build",
+        ));
     }
     Ok((
         Header {
@@ -262,7 +274,10 @@ pub fn read_header(bytes: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
     ))
 }
 
-/// Decodes a verified body. The body must be consumed exactly.
+/// Decodes a verified body. The body must be consumed exactly and be in canonical
+/// form (shortest varints), which is what [`encode`] writes: a padded varint would
+/// decode on 64-bit targets but not on wasm32, and every build must accept exactly
+/// the same bytes.
 pub fn decode_body(body: &[u8]) -> Result<Body, DecodeError> {
     let (decoded, rest) =
         postcard::take_from_bytes::<Body>(body).map_err(|e| DecodeError::Body(e.to_string()))?;
@@ -270,6 +285,15 @@ pub fn decode_body(body: &[u8]) -> Result<Body, DecodeError> {
         return Err(DecodeError::Body(format!(
             "{} bytes left after the body",
             rest.len()
+        )));
+    }
+    let canonical =
+        postcard::serialize_with_flavor(&decoded, postcard::ser_flavors::Size::default())
+            .map_err(|e| DecodeError::Body(e.to_string()))?;
+    if canonical != body.len() {
+        return Err(DecodeError::Body(format!(
+            "non-canonical encoding ({} bytes, canonical form has {canonical})",
+            body.len()
         )));
     }
     Ok(decoded)

@@ -227,7 +227,11 @@ fn check_body(b: &Body) -> Result<(), DecodeError> {
                     return Err(invalid(format!("{what}: regex id out of range")));
                 }
             }
-            Op::Lt(_) | Op::Lte(_) | Op::Gt(_) | Op::Gte(_) => {}
+            Op::Lt(n) | Op::Lte(n) | Op::Gt(n) | Op::Gte(n) => {
+                if !n.is_finite() {
+                    return Err(invalid(format!("{what}: non-finite bound")));
+                }
+            }
             Op::SemverEq(v) => {
                 for sv in v {
                     if let Some(p) = sv.pre {
@@ -306,8 +310,12 @@ fn check_body(b: &Body) -> Result<(), DecodeError> {
                 return Err(invalid("prerequisite not stored before its flag"));
             }
             let pn = b.flags[p.flag as usize].variations.len();
-            if p.variations.iter().any(|&v| v as usize >= pn) {
-                return Err(invalid("prerequisite variation out of range"));
+            if p.variations.iter().any(|&v| v as usize >= pn)
+                || !p.variations.windows(2).all(|w| w[0] < w[1])
+            {
+                return Err(invalid(
+                    "prerequisite variations out of range or not sorted",
+                ));
             }
             d = d.max(flag_depth[p.flag as usize]);
         }

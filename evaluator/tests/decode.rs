@@ -89,6 +89,54 @@ fn every_single_bit_flip_is_refused() {
     }
 }
 
+/// Rewrites the checksum after a deliberate edit, so a later check must refuse it.
+fn resum(bytes: &mut [u8]) {
+    let sum = checksum(&bytes[..96], &bytes[HEADER_LEN..]);
+    bytes[96..104].copy_from_slice(&sum.to_le_bytes());
+}
+
+#[test]
+fn signed_rulesets_are_refused_until_verification_exists() {
+    let mut bytes = good();
+    bytes[29] = 1;
+    resum(&mut bytes);
+    assert!(
+        matches!(Ruleset::from_bytes(&bytes), Err(DecodeError::BadHeader(m)) if m.contains("signed"))
+    );
+}
+
+#[test]
+fn nonzero_reserved_or_padding_bytes_are_refused() {
+    for at in [30, 31, 32 + "production".len(), 95] {
+        let mut bytes = good();
+        bytes[at] = 1;
+        resum(&mut bytes);
+        assert!(
+            matches!(Ruleset::from_bytes(&bytes), Err(DecodeError::BadHeader(_))),
+            "byte {at}"
+        );
+    }
+}
+
+#[test]
+fn non_canonical_varints_are_refused() {
+    // The body starts with the string blob's length varint; pad it to two bytes
+    // (0x80 | low, high) — valid postcard on 64-bit hosts, but not canonical.
+    let good = good();
+    let body = &good[HEADER_LEN..];
+    assert!(body[0] < 0x80, "test assumes a short string blob");
+    let mut padded = good[..HEADER_LEN].to_vec();
+    padded.push(body[0] | 0x80);
+    padded.push(0);
+    padded.extend_from_slice(&body[1..]);
+    let len = (padded.len() - HEADER_LEN) as u32;
+    padded[24..28].copy_from_slice(&len.to_le_bytes());
+    resum(&mut padded);
+    assert!(
+        matches!(Ruleset::from_bytes(&padded), Err(DecodeError::Body(m)) if m.contains("non-canonical"))
+    );
+}
+
 #[test]
 fn checksum_mismatch_names_both_sums() {
     let mut bytes = good();
