@@ -262,7 +262,7 @@ pub fn build(files: Vec<String>, sources: &[SourceFile], out: &mut Vec<Diagnosti
 /// Converts a variation value node to compact-JSON-ready data.
 fn to_json(n: &Node) -> Result<serde_json::Value, (Pos, String)> {
     Ok(match &n.value {
-        Value::Null => serde_json::Value::Null,
+        Value::Null | Value::Invalid => serde_json::Value::Null,
         Value::Bool(b) => serde_json::Value::Bool(*b),
         Value::Number { value, .. } => {
             if value.fract() == 0.0 && value.abs() < 9_007_199_254_740_992.0 {
@@ -350,6 +350,10 @@ impl Checker<'_> {
                 ok = false;
             }
             let v = match &n.value {
+                Value::Invalid => {
+                    ok = false;
+                    continue;
+                }
                 Value::Null => {
                     self.error(d.file, n.pos, &vctx, "a variation value must not be null");
                     ok = false;

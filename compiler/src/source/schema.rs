@@ -355,6 +355,9 @@ impl<'s, 'f> Reader<'s, 'f> {
     }
 
     fn type_err(&mut self, n: &Node, ctx: &str, expected: &str) {
+        if n.value == Value::Invalid {
+            return;
+        }
         let msg = format!("expected {expected}, found {}", n.value.describe());
         self.err(n.pos, ctx, msg);
     }
@@ -502,7 +505,11 @@ impl<'s, 'f> Reader<'s, 'f> {
     }
 
     fn flag(&mut self, n: &Node, ctx: &str) -> Option<FlagSrc> {
-        let f = self.fields(n, ctx, FLAG_FIELDS)?;
+        // `key:` with nothing: a boolean flag with every default.
+        let f = match n.value {
+            Value::Null => [None; 14],
+            _ => self.fields(n, ctx, FLAG_FIELDS)?,
+        };
         let [variations, enabled, off_variation, prerequisites, targets, rules, fallthrough, description, owner, tags, temporary, expires, client_side, environments] =
             f;
         let variations = match variations {
@@ -848,8 +855,10 @@ impl<'s, 'f> Reader<'s, 'f> {
     }
 
     fn segment(&mut self, key: &Key, n: &Node, ctx: &str) -> Option<SegmentSrc> {
-        let [include, exclude, rules, description] =
-            self.fields(n, ctx, ["include", "exclude", "rules", "description"])?;
+        let [include, exclude, rules, description] = match n.value {
+            Value::Null => [None; 4],
+            _ => self.fields(n, ctx, ["include", "exclude", "rules", "description"])?,
+        };
         if let Some(d) = description {
             self.string(d, &format!("{ctx} description"));
         }

@@ -37,6 +37,8 @@ pub enum Value {
     Seq(Vec<Node>),
     /// A mapping with string keys, in source order, duplicates removed.
     Map(Vec<(Key, Node)>),
+    /// Something already reported as an error (an alias); never reported again.
+    Invalid,
 }
 
 /// A map key.
@@ -58,6 +60,7 @@ impl Value {
             Value::String(_) => "a string",
             Value::Seq(_) => "a list",
             Value::Map(_) => "a map",
+            Value::Invalid => "an invalid value",
         }
     }
 }
@@ -175,9 +178,28 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
+    /// Path of the node being built, e.g. `flags.a.rules[0]`.
+    fn path(&self) -> String {
+        let mut p = String::new();
+        for f in &self.stack {
+            match f {
+                Frame::Seq(_, items) => p.push_str(&format!("[{}]", items.len())),
+                Frame::Map(_, _, Some(k)) => {
+                    if !p.is_empty() {
+                        p.push('.');
+                    }
+                    p.push_str(&k.name);
+                }
+                Frame::Map(_, _, None) => {}
+            }
+        }
+        p
+    }
+
     fn error(&mut self, at: Pos, e: TreeError) {
+        let ctx = self.path();
         self.errors
-            .push(Diagnostic::new(self.file, Some(at), "", e.to_string()));
+            .push(Diagnostic::new(self.file, Some(at), ctx, e.to_string()));
     }
 
     fn check_tag(&mut self, at: Pos, tag: Option<&Tag>, allowed: &str) -> bool {
@@ -305,7 +327,7 @@ pub fn parse(file: &str, text: &str, errors: &mut Vec<Diagnostic>) -> Option<Nod
                 b.error(at, TreeError::Anchor);
                 b.push_node(Node {
                     pos: at,
-                    value: Value::Null,
+                    value: Value::Invalid,
                 });
             }
             Event::Scalar(text, style, anchor, tag) => {
@@ -360,6 +382,7 @@ mod tests {
     fn tree(src: &str) -> (Option<Node>, Vec<String>) {
         let mut errs = Vec::new();
         let n = parse("t.yaml", src, &mut errs);
+        errs.sort_by_key(|e| (e.line, e.column));
         (n, errs.iter().map(|e| e.to_string()).collect())
     }
 
@@ -414,9 +437,9 @@ mod tests {
         assert_eq!(
             errs,
             [
-                "t.yaml:2:4: YAML anchors and aliases are not supported; repeat the value instead",
+                "t.yaml:2:4: b: YAML anchors and aliases are not supported; repeat the value instead",
                 "t.yaml:3:1: duplicate key \"a\" (first defined at 1:1)",
-                "t.yaml:4:4: YAML anchors and aliases are not supported; repeat the value instead",
+                "t.yaml:4:4: c: YAML anchors and aliases are not supported; repeat the value instead",
             ]
         );
     }
