@@ -11,27 +11,27 @@ use std::collections::HashMap;
 
 /// Builds a [`StringTable`], giving each distinct string one id.
 #[derive(Default)]
-struct Interner {
+struct Interner<'m> {
     table: StringTable,
-    ids: HashMap<Box<str>, StrId>,
+    ids: HashMap<&'m str, StrId>,
 }
 
-impl Interner {
-    fn id(&mut self, s: &str) -> StrId {
+impl<'m> Interner<'m> {
+    fn id(&mut self, s: &'m str) -> StrId {
         if let Some(&id) = self.ids.get(s) {
             return id;
         }
         let id = self.table.ends.len() as StrId;
         self.table.blob.push_str(s);
         self.table.ends.push(self.table.blob.len() as u32);
-        self.ids.insert(s.into(), id);
+        self.ids.insert(s, id);
         id
     }
 }
 
 struct Lowerer<'m> {
     model: &'m Model,
-    strings: Interner,
+    strings: Interner<'m>,
     attributes: Vec<StrId>,
     attr_ids: HashMap<StrId, AttrId>,
     regexes: Vec<StrId>,
@@ -39,8 +39,8 @@ struct Lowerer<'m> {
     segment_ids: Vec<u32>,
 }
 
-impl Lowerer<'_> {
-    fn attr(&mut self, name: &str) -> AttrId {
+impl<'m> Lowerer<'m> {
+    fn attr(&mut self, name: &'m str) -> AttrId {
         let s = self.strings.id(name);
         if let Some(&a) = self.attr_ids.get(&s) {
             return a;
@@ -51,7 +51,7 @@ impl Lowerer<'_> {
         a
     }
 
-    fn regex(&mut self, pattern: &str) -> u32 {
+    fn regex(&mut self, pattern: &'m str) -> u32 {
         let s = self.strings.id(pattern);
         if let Some(&r) = self.regex_ids.get(&s) {
             return r;
@@ -62,11 +62,11 @@ impl Lowerer<'_> {
         r
     }
 
-    fn strs(&mut self, v: &[String]) -> Vec<StrId> {
+    fn strs(&mut self, v: &'m [String]) -> Vec<StrId> {
         v.iter().map(|s| self.strings.id(s)).collect()
     }
 
-    fn semver(&mut self, v: &SemverIr) -> Semver {
+    fn semver(&mut self, v: &'m SemverIr) -> Semver {
         Semver {
             major: v.major,
             minor: v.minor,
@@ -75,7 +75,7 @@ impl Lowerer<'_> {
         }
     }
 
-    fn clause(&mut self, c: &ClauseIr) -> Clause {
+    fn clause(&mut self, c: &'m ClauseIr) -> Clause {
         let attribute = match &c.attribute {
             Some(a) => self.attr(a),
             None => 0,
@@ -114,7 +114,7 @@ impl Lowerer<'_> {
         }
     }
 
-    fn serve(&mut self, s: &ServeIr) -> Serve {
+    fn serve(&mut self, s: &'m ServeIr) -> Serve {
         match s {
             ServeIr::Variation(v) => Serve::Variation(*v),
             ServeIr::Rollout {

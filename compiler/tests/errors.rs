@@ -264,7 +264,7 @@ fn duplicate_json_key() {
 fn invalid_json() {
     assert_eq!(
         errors_in("flags.json", "{\"flags\": {\"a\": {}},}\n"),
-        ["flags.json:1:21: invalid JSON: key must be a string"]
+        ["flags.json:1:21: invalid JSON: expected a string key, found '}'"]
     );
 }
 

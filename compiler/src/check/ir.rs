@@ -55,7 +55,7 @@ pub struct FlagIr {
     /// Type of every variation.
     pub kind: ValueKind,
     /// Variations in declared order.
-    pub variations: Vec<(String, ValIr)>,
+    pub variations: std::rc::Rc<Vec<(String, ValIr)>>,
     /// `client_side`.
     pub client_side: bool,
     /// Base fields.

@@ -14,6 +14,7 @@ use edgeflag_evaluator::MAX_DEPTH;
 use graph::HasEdge;
 use ir::{EnvIr, FlagIr, Model, PartialEnvIr, PrereqIr, RuleIr, SegmentIr, ServeIr, ValIr};
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 impl HasEdge for PrereqIr {
     fn edge(&self) -> &ir::Edge {
@@ -53,7 +54,7 @@ struct FlagDef<'a> {
 }
 
 /// Variations of every flag (`None` when invalid: already reported).
-type Variations = Vec<Option<(ValueKind, Vec<(String, ValIr)>)>>;
+type Variations = Vec<Option<(ValueKind, Rc<Vec<(String, ValIr)>>)>>;
 
 struct Checker<'a> {
     files: &'a [String],
@@ -212,7 +213,7 @@ pub fn build(files: Vec<String>, sources: &[SourceFile], out: &mut Vec<Diagnosti
     for (i, d) in flag_defs.iter().enumerate() {
         let (kind, vars) = ck.variations[i]
             .clone()
-            .unwrap_or((ValueKind::Bool, Vec::new()));
+            .unwrap_or((ValueKind::Bool, Rc::default()));
         let broken = ck.variations[i].is_none();
         let ctx = format!("flag {:?}", d.key.name);
         let base_p = ck.env_fields(d, &d.src.base, &seg_index, broken);
@@ -317,15 +318,15 @@ fn find_variation(vars: &[(String, ValIr)], name: &str) -> Option<u32> {
 }
 
 impl Checker<'_> {
-    fn variations(&mut self, d: &FlagDef<'_>) -> Option<(ValueKind, Vec<(String, ValIr)>)> {
+    fn variations(&mut self, d: &FlagDef<'_>) -> Option<(ValueKind, Rc<Vec<(String, ValIr)>>)> {
         let entries = match &d.src.variations {
             Field::Absent => {
                 return Some((
                     ValueKind::Bool,
-                    vec![
+                    Rc::new(vec![
                         ("on".to_owned(), ValIr::Bool(true)),
                         ("off".to_owned(), ValIr::Bool(false)),
-                    ],
+                    ]),
                 ))
             }
             Field::Invalid => return None,
@@ -394,7 +395,7 @@ impl Checker<'_> {
             out.push((k.name.clone(), v));
         }
         let kind = kind_of(&out.first()?.1);
-        ok.then_some((kind, out))
+        ok.then(|| (kind, Rc::new(out)))
     }
 
     fn variation(
@@ -613,7 +614,7 @@ impl Checker<'_> {
         broken: bool,
         p: PartialEnvIr,
     ) -> EnvIr {
-        let vars: Vec<(String, ValIr)> = self
+        let vars: Rc<Vec<(String, ValIr)>> = self
             .variations
             .get(
                 self.flag_index

@@ -344,6 +344,16 @@ fn field_ctx(owner: &str, field: &str) -> String {
     }
 }
 
+/// A context for messages, built only when an error is reported.
+type Ctx<'a> = &'a dyn Fn() -> String;
+
+fn take_string(n: &mut Node) -> String {
+    match &mut n.value {
+        Value::String(s) => std::mem::take(s),
+        _ => String::new(),
+    }
+}
+
 impl<'s, 'f> Reader<'s, 'f> {
     /// A reader reporting into `sink`.
     pub fn new(sink: &'s mut Sink<'f>) -> Self {
@@ -354,28 +364,31 @@ impl<'s, 'f> Reader<'s, 'f> {
         self.sink.error(pos, ctx, msg);
     }
 
-    fn type_err(&mut self, n: &Node, ctx: &str, expected: &str) {
+    fn type_err(&mut self, n: &Node, ctx: Ctx<'_>, expected: &str) {
         if n.value == Value::Invalid {
             return;
         }
         let msg = format!("expected {expected}, found {}", n.value.describe());
-        self.err(n.pos, ctx, msg);
+        self.err(n.pos, &ctx(), msg);
     }
 
     /// The entries of a map with only `allowed` keys (others are reported), as one
-    /// optional node per allowed key.
+    /// optional node per allowed key. Values are moved out by the callers.
     fn fields<'n, const N: usize>(
         &mut self,
-        n: &'n Node,
-        ctx: &str,
+        n: &'n mut Node,
+        ctx: Ctx<'_>,
         allowed: [&str; N],
-    ) -> Option<[Option<&'n Node>; N]> {
-        let Value::Map(entries) = &n.value else {
+    ) -> Option<[Option<&'n mut Node>; N]> {
+        if !matches!(n.value, Value::Map(_)) {
             self.type_err(n, ctx, "a map");
             return None;
+        }
+        let Value::Map(entries) = &mut n.value else {
+            return None;
         };
-        let mut out = [None; N];
-        for (k, v) in entries {
+        let mut out: [Option<&'n mut Node>; N] = std::array::from_fn(|_| None);
+        for (k, v) in entries.iter_mut() {
             match allowed.iter().position(|a| *a == k.name) {
                 Some(i) => out[i] = Some(v),
                 None => {
@@ -386,49 +399,48 @@ impl<'s, 'f> Reader<'s, 'f> {
                         .collect::<Vec<_>>()
                         .join(", ");
                     let msg = format!("unknown field `{}`; expected one of {list}", k.name);
-                    self.err(k.pos, ctx, msg);
+                    self.sink.error(k.pos, &ctx(), msg);
                 }
             }
         }
         Some(out)
     }
 
-    fn map<'n>(&mut self, n: &'n Node, ctx: &str) -> Option<&'n [(Key, Node)]> {
-        match &n.value {
+    fn map<'n>(&mut self, n: &'n mut Node, ctx: Ctx<'_>) -> Option<&'n mut Vec<(Key, Node)>> {
+        if !matches!(n.value, Value::Map(_)) {
+            self.type_err(n, ctx, "a map");
+        }
+        match &mut n.value {
             Value::Map(m) => Some(m),
-            _ => {
-                self.type_err(n, ctx, "a map");
-                None
-            }
+            _ => None,
         }
     }
 
-    fn seq<'n>(&mut self, n: &'n Node, ctx: &str) -> Option<&'n [Node]> {
-        match &n.value {
+    fn seq<'n>(&mut self, n: &'n mut Node, ctx: Ctx<'_>) -> Option<&'n mut Vec<Node>> {
+        if !matches!(n.value, Value::Seq(_)) {
+            self.type_err(n, ctx, "a list");
+        }
+        match &mut n.value {
             Value::Seq(s) => Some(s),
-            _ => {
-                self.type_err(n, ctx, "a list");
-                None
-            }
+            _ => None,
         }
     }
 
-    fn string(&mut self, n: &Node, ctx: &str) -> Option<String> {
-        match &n.value {
-            Value::String(s) => Some(s.clone()),
-            _ => {
-                self.type_err(n, ctx, "a string");
-                None
-            }
+    fn string(&mut self, n: &mut Node, ctx: Ctx<'_>) -> Option<String> {
+        if matches!(n.value, Value::String(_)) {
+            Some(take_string(n))
+        } else {
+            self.type_err(n, ctx, "a string");
+            None
         }
     }
 
-    fn spanned_string(&mut self, n: &Node, ctx: &str) -> Option<Spanned<String>> {
-        self.string(n, ctx)
-            .map(|value| Spanned { value, pos: n.pos })
+    fn spanned_string(&mut self, n: &mut Node, ctx: Ctx<'_>) -> Option<Spanned<String>> {
+        let pos = n.pos;
+        self.string(n, ctx).map(|value| Spanned { value, pos })
     }
 
-    fn boolean(&mut self, n: &Node, ctx: &str) -> Option<bool> {
+    fn boolean(&mut self, n: &Node, ctx: Ctx<'_>) -> Option<bool> {
         match n.value {
             Value::Bool(b) => Some(b),
             _ => {
@@ -438,28 +450,29 @@ impl<'s, 'f> Reader<'s, 'f> {
         }
     }
 
-    fn strings(&mut self, n: &Node, ctx: &str) -> Option<Vec<Spanned<String>>> {
+    fn strings(&mut self, n: &mut Node, ctx: Ctx<'_>) -> Option<Vec<Spanned<String>>> {
         let items = self.seq(n, ctx)?;
         let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            if let Some(s) = self.spanned_string(item, &format!("{ctx}[{i}]")) {
+        for (i, item) in items.iter_mut().enumerate() {
+            if let Some(s) = self.spanned_string(item, &|| format!("{}[{i}]", ctx())) {
                 out.push(s);
             }
         }
         Some(out)
     }
 
-    /// Reads a whole file.
-    pub fn file(&mut self, root: &Node) -> SourceFile {
+    /// Reads a whole file (moving strings out of the tree).
+    pub fn file(&mut self, root: &mut Node) -> SourceFile {
         let mut out = SourceFile::default();
         if root.value == Value::Null {
             return out;
         }
-        let Some([flags, segments, envs, _schema]) = self.fields(root, "", TOP_FIELDS) else {
+        let Some([flags, segments, envs, _schema]) = self.fields(root, &String::new, TOP_FIELDS)
+        else {
             return out;
         };
         if let Some(envs) = envs {
-            if let Some(list) = self.strings(envs, "environments") {
+            if let Some(list) = self.strings(envs, &|| "environments".to_owned()) {
                 for (i, e) in list.into_iter().enumerate() {
                     if is_valid_name(&e.value, 63) {
                         out.environments.push(e);
@@ -474,9 +487,9 @@ impl<'s, 'f> Reader<'s, 'f> {
                 }
             }
         }
-        if let Some(flags) = flags.and_then(|n| self.map(n, "flags")) {
+        if let Some(flags) = flags.and_then(|n| self.map(n, &|| "flags".to_owned())) {
             out.flags.reserve(flags.len());
-            for (k, v) in flags {
+            for (k, v) in flags.iter_mut() {
                 let ctx = format!("flag \"{}\"", k.name);
                 if !is_valid_name(&k.name, 127) {
                     let msg = "invalid flag key: expected [A-Za-z0-9][A-Za-z0-9._-]{0,127}";
@@ -484,64 +497,65 @@ impl<'s, 'f> Reader<'s, 'f> {
                     continue;
                 }
                 if let Some(f) = self.flag(v, &ctx) {
-                    out.flags.push((k.clone(), f));
+                    out.flags.push((std::mem::take(k), f));
                 }
             }
         }
-        if let Some(segs) = segments.and_then(|n| self.map(n, "segments")) {
-            for (k, v) in segs {
+        if let Some(segs) = segments.and_then(|n| self.map(n, &|| "segments".to_owned())) {
+            for (k, v) in segs.iter_mut() {
                 let ctx = format!("segment \"{}\"", k.name);
                 if !is_valid_name(&k.name, 127) {
                     let msg = "invalid segment key: expected [A-Za-z0-9][A-Za-z0-9._-]{0,127}";
                     self.err(k.pos, &ctx, msg);
                     continue;
                 }
-                if let Some(s) = self.segment(k, v, &ctx) {
-                    out.segments.push((k.clone(), s));
+                if let Some(s) = self.segment(k.pos, v, &ctx) {
+                    out.segments.push((std::mem::take(k), s));
                 }
             }
         }
         out
     }
 
-    fn flag(&mut self, n: &Node, ctx: &str) -> Option<FlagSrc> {
+    fn flag(&mut self, n: &mut Node, ctx: &str) -> Option<FlagSrc> {
         // `key:` with nothing: a boolean flag with every default.
         let f = match n.value {
-            Value::Null => [None; 14],
-            _ => self.fields(n, ctx, FLAG_FIELDS)?,
+            Value::Null => std::array::from_fn(|_| None),
+            _ => self.fields(n, &|| ctx.to_owned(), FLAG_FIELDS)?,
         };
         let [variations, enabled, off_variation, prerequisites, targets, rules, fallthrough, description, owner, tags, temporary, expires, client_side, environments] =
             f;
+        let fc = |field: &'static str| move || field_ctx(ctx, field);
         let variations = match variations {
             None => Field::Absent,
-            Some(v) => match self.map(v, &field_ctx(ctx, "variations")) {
-                Some(m) => Field::Given(m.to_vec()),
+            Some(v) => match self.map(v, &fc("variations")) {
+                Some(m) => Field::Given(std::mem::take(m)),
                 None => Field::Invalid,
             },
         };
         if let Some(d) = description {
-            self.string(d, &field_ctx(ctx, "description"));
+            self.string(d, &fc("description"));
         }
         if let Some(o) = owner {
-            self.string(o, &field_ctx(ctx, "owner"));
+            self.string(o, &fc("owner"));
         }
         if let Some(t) = tags {
-            self.strings(t, &field_ctx(ctx, "tags"));
+            self.strings(t, &fc("tags"));
         }
         if let Some(t) = temporary {
-            self.boolean(t, &field_ctx(ctx, "temporary"));
+            self.boolean(t, &fc("temporary"));
         }
         if let Some(e) = expires {
-            let ectx = field_ctx(ctx, "expires");
-            if let Some(s) = self.string(e, &ectx) {
+            let pos = e.pos;
+            if let Some(s) = self.string(e, &fc("expires")) {
                 if !is_valid_date(&s) {
                     let msg = format!("invalid date \"{s}\": expected YYYY-MM-DD");
-                    self.err(e.pos, &ectx, msg);
+                    self.err(pos, &fc("expires")(), msg);
                 }
             }
         }
         let client_side = client_side
-            .and_then(|c| self.boolean(c, &field_ctx(ctx, "client_side")))
+            .and_then(|c| self.boolean(c, &fc("client_side")))
             .unwrap_or(false);
         let base = self.env_fields(
             ctx.to_owned(),
@@ -555,12 +569,12 @@ impl<'s, 'f> Reader<'s, 'f> {
             ],
         );
         let mut overrides = Vec::new();
-        if let Some(envs) = environments.and_then(|e| self.map(e, &field_ctx(ctx, "environments")))
-        {
-            for (env, v) in envs {
+        if let Some(envs) = environments.and_then(|e| self.map(e, &fc("environments"))) {
+            for (env, v) in envs.iter_mut() {
                 let ectx = format!("{ctx} environments.{}", env.name);
-                if let Some(fields) = self.fields(v, &ectx, ENV_FIELDS) {
-                    overrides.push((env.clone(), self.env_fields(ectx, fields)));
+                if let Some(fields) = self.fields(v, &|| ectx.clone(), ENV_FIELDS) {
+                    let f = self.env_fields(ectx, fields);
+                    overrides.push((std::mem::take(env), f));
                 }
             }
         }
@@ -572,47 +586,49 @@ impl<'s, 'f> Reader<'s, 'f> {
         })
     }
 
-    fn env_fields(&mut self, owner: String, f: [Option<&Node>; 6]) -> EnvFields {
+    fn env_fields(&mut self, owner: String, f: [Option<&mut Node>; 6]) -> EnvFields {
         let [enabled, off_variation, prerequisites, targets, rules, fallthrough] = f;
         // Fields are `flag "x" enabled` in the base, `flag "x" environments.p.enabled`
         // in an override.
-        let fprefix = if owner.contains(" environments.") {
-            format!("{owner}.")
-        } else {
-            owner.clone()
+        let in_env = owner.contains(" environments.");
+        let fc = |name: &str| {
+            if in_env {
+                format!("{owner}.{name}")
+            } else {
+                format!("{owner} {name}")
+            }
         };
-        let fc = |name: &str| field_ctx(&fprefix, name);
         let mut out = EnvFields {
-            enabled: enabled.and_then(|e| self.boolean(e, &fc("enabled"))),
+            enabled: enabled.and_then(|e| self.boolean(e, &|| fc("enabled"))),
             ..EnvFields::default()
         };
         if let Some(o) = off_variation {
-            out.off_variation = match self.spanned_string(o, &fc("off_variation")) {
+            out.off_variation = match self.spanned_string(o, &|| fc("off_variation")) {
                 Some(s) => Field::Given(s),
                 None => Field::Invalid,
             };
         }
         if let Some(p) = prerequisites {
-            out.prerequisites = self.prerequisites(p, &owner, &fc("prerequisites"));
+            out.prerequisites = self.prerequisites(p, &owner, &|| fc("prerequisites"));
         }
         if let Some(t) = targets {
-            let tctx = fc("targets");
-            if let Some(m) = self.map(t, &tctx) {
+            if let Some(m) = self.map(t, &|| fc("targets")) {
                 let mut list = Vec::with_capacity(m.len());
-                for (var, keys) in m {
-                    let kctx = format!("{tctx}.{}", var.name);
-                    if let Some(keys) = self.strings(keys, &kctx) {
-                        list.push((var.clone(), keys));
+                for (var, keys) in m.iter_mut() {
+                    if let Some(keys) =
+                        self.strings(keys, &|| format!("{}.{}", fc("targets"), var.name))
+                    {
+                        list.push((std::mem::take(var), keys));
                     }
                 }
                 out.targets = Some(list);
             }
         }
         if let Some(r) = rules {
-            out.rules = self.rules(r, &owner, &fc("rules"));
+            out.rules = self.rules(r, &owner, &|| fc("rules"));
         }
         if let Some(ft) = fallthrough {
-            out.fallthrough = match self.serve(ft, &fc("fallthrough")) {
+            out.fallthrough = match self.serve(ft, fc("fallthrough")) {
                 Some(s) => Field::Given(s),
                 None => Field::Invalid,
             };
@@ -621,32 +637,36 @@ impl<'s, 'f> Reader<'s, 'f> {
         out
     }
 
-    fn prerequisites(&mut self, n: &Node, owner: &str, ctx: &str) -> Option<Vec<PrereqSrc>> {
+    fn prerequisites(&mut self, n: &mut Node, owner: &str, ctx: Ctx<'_>) -> Option<Vec<PrereqSrc>> {
         let items = self.seq(n, ctx)?;
         let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
+        for (i, item) in items.iter_mut().enumerate() {
             let pctx = format!("{owner} prerequisite {}", i + 1);
-            let Some([flag, variations]) = self.fields(item, &pctx, ["flag", "variations"]) else {
+            let item_pos = item.pos;
+            let Some([flag, variations]) =
+                self.fields(item, &|| pctx.clone(), ["flag", "variations"])
+            else {
                 continue;
             };
             let flag = match flag {
-                Some(f) => self.spanned_string(f, &format!("{pctx} flag")),
+                Some(f) => self.spanned_string(f, &|| format!("{pctx} flag")),
                 None => {
-                    self.err(item.pos, &pctx, "missing field `flag`");
+                    self.err(item_pos, &pctx, "missing field `flag`");
                     None
                 }
             };
             let variations = match variations {
                 Some(v) => {
-                    let vctx = format!("{pctx} variations");
+                    let vctx = || format!("{pctx} variations");
+                    let vpos = v.pos;
                     let list = self.strings(v, &vctx);
                     if list.as_ref().is_some_and(Vec::is_empty) {
-                        self.err(v.pos, &vctx, "`variations` must not be empty");
+                        self.err(vpos, &vctx(), "`variations` must not be empty");
                     }
                     list
                 }
                 None => {
-                    self.err(item.pos, &pctx, "missing field `variations`");
+                    self.err(item_pos, &pctx, "missing field `variations`");
                     None
                 }
             };
@@ -661,27 +681,29 @@ impl<'s, 'f> Reader<'s, 'f> {
         Some(out)
     }
 
-    fn rules(&mut self, n: &Node, owner: &str, ctx: &str) -> Option<Vec<RuleSrc>> {
+    fn rules(&mut self, n: &mut Node, owner: &str, ctx: Ctx<'_>) -> Option<Vec<RuleSrc>> {
         let items = self.seq(n, ctx)?;
         let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
+        for (i, item) in items.iter_mut().enumerate() {
             let rctx = format!("{owner} rule {}", i + 1);
-            let Some([id, clauses, serve]) = self.fields(item, &rctx, ["id", "clauses", "serve"])
+            let item_pos = item.pos;
+            let Some([id, clauses, serve]) =
+                self.fields(item, &|| rctx.clone(), ["id", "clauses", "serve"])
             else {
                 continue;
             };
-            let id = id.and_then(|n| self.spanned_string(n, &format!("{rctx} id")));
+            let id = id.and_then(|n| self.spanned_string(n, &|| format!("{rctx} id")));
             let clauses = match clauses {
                 Some(c) => self.clauses(c, &rctx),
                 None => {
-                    self.err(item.pos, &rctx, "missing field `clauses`");
+                    self.err(item_pos, &rctx, "missing field `clauses`");
                     Vec::new()
                 }
             };
             let serve = match serve {
-                Some(s) => self.serve(s, &format!("{rctx} serve")),
+                Some(s) => self.serve(s, format!("{rctx} serve")),
                 None => {
-                    self.err(item.pos, &rctx, "missing field `serve`");
+                    self.err(item_pos, &rctx, "missing field `serve`");
                     None
                 }
             };
@@ -695,12 +717,12 @@ impl<'s, 'f> Reader<'s, 'f> {
         Some(out)
     }
 
-    fn clauses(&mut self, n: &Node, rctx: &str) -> Vec<ClauseSrc> {
-        let Some(items) = self.seq(n, &format!("{rctx} clauses")) else {
+    fn clauses(&mut self, n: &mut Node, rctx: &str) -> Vec<ClauseSrc> {
+        let Some(items) = self.seq(n, &|| format!("{rctx} clauses")) else {
             return Vec::new();
         };
         let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
+        for (i, item) in items.iter_mut().enumerate() {
             let cctx = format!("{rctx} clause {}", i + 1);
             if let Some(c) = self.clause(item, cctx) {
                 out.push(c);
@@ -709,16 +731,18 @@ impl<'s, 'f> Reader<'s, 'f> {
         out
     }
 
-    fn clause(&mut self, n: &Node, ctx: String) -> Option<ClauseSrc> {
+    fn clause(&mut self, n: &mut Node, ctx: String) -> Option<ClauseSrc> {
+        let pos = n.pos;
         let [attribute, op, values, negate] =
-            self.fields(n, &ctx, ["attribute", "op", "values", "negate"])?;
+            self.fields(n, &|| ctx.clone(), ["attribute", "op", "values", "negate"])?;
         let op = match op {
             None => {
-                self.err(n.pos, &ctx, "missing field `op`");
+                self.err(pos, &ctx, "missing field `op`");
                 None
             }
             Some(o) => {
-                let name = self.string(o, &format!("{ctx} op"))?;
+                let opos = o.pos;
+                let name = self.string(o, &|| format!("{ctx} op"))?;
                 match OPS.iter().find(|(s, _)| *s == name) {
                     Some((_, op)) => Some(*op),
                     None => {
@@ -728,7 +752,7 @@ impl<'s, 'f> Reader<'s, 'f> {
                             .collect::<Vec<_>>()
                             .join(", ");
                         let msg = format!("unknown operator `{name}`; expected one of {list}");
-                        self.err(o.pos, &format!("{ctx} op"), msg);
+                        self.err(opos, &format!("{ctx} op"), msg);
                         None
                     }
                 }
@@ -736,39 +760,43 @@ impl<'s, 'f> Reader<'s, 'f> {
         };
         let attribute = match attribute {
             Some(a) => {
-                let actx = format!("{ctx} attribute");
-                let s = self.string(a, &actx);
+                let apos = a.pos;
+                let s = self.string(a, &|| format!("{ctx} attribute"));
                 if s.as_deref() == Some("") {
-                    self.err(a.pos, &actx, "attribute name must not be empty");
+                    self.err(
+                        apos,
+                        &format!("{ctx} attribute"),
+                        "attribute name must not be empty",
+                    );
                 }
                 s
             }
             None => {
                 if op.is_some() && op != Some(OpName::InSegment) {
-                    self.err(n.pos, &ctx, "missing field `attribute`");
+                    self.err(pos, &ctx, "missing field `attribute`");
                 }
                 None
             }
         };
         let values = match values {
             None => {
-                self.err(n.pos, &ctx, "missing field `values`");
+                self.err(pos, &ctx, "missing field `values`");
                 None
             }
             Some(v) => {
-                let vctx = format!("{ctx} values");
-                match self.seq(v, &vctx) {
-                    Some([]) => {
-                        self.err(v.pos, &vctx, "`values` must not be empty");
+                let vpos = v.pos;
+                match self.seq(v, &|| format!("{ctx} values")) {
+                    Some(items) if items.is_empty() => {
+                        self.err(vpos, &format!("{ctx} values"), "`values` must not be empty");
                         None
                     }
-                    Some(items) => Some(items.to_vec()),
+                    Some(items) => Some(std::mem::take(items)),
                     None => None,
                 }
             }
         };
         let negate = negate
-            .and_then(|b| self.boolean(b, &format!("{ctx} negate")))
+            .and_then(|b| self.boolean(b, &|| format!("{ctx} negate")))
             .unwrap_or(false);
         let op = op?;
         Some(ClauseSrc {
@@ -780,42 +808,48 @@ impl<'s, 'f> Reader<'s, 'f> {
         })
     }
 
-    fn serve(&mut self, n: &Node, ctx: &str) -> Option<ServeSrc> {
+    fn serve(&mut self, n: &mut Node, ctx: String) -> Option<ServeSrc> {
+        let pos = n.pos;
         match &n.value {
-            Value::String(s) => Some(ServeSrc::Variation {
-                ctx: ctx.to_owned(),
+            Value::String(_) => Some(ServeSrc::Variation {
+                ctx,
                 name: Spanned {
-                    value: s.clone(),
-                    pos: n.pos,
+                    value: take_string(n),
+                    pos,
                 },
             }),
             Value::Map(_) => {
                 let [rollout, bucket_by, salt] =
-                    self.fields(n, ctx, ["rollout", "bucket_by", "salt"])?;
+                    self.fields(n, &|| ctx.clone(), ["rollout", "bucket_by", "salt"])?;
                 let rctx = format!("{ctx} rollout");
                 let bucket_by = bucket_by.and_then(|b| {
-                    let bctx = format!("{ctx} bucket_by");
-                    let s = self.string(b, &bctx)?;
+                    let bpos = b.pos;
+                    let s = self.string(b, &|| format!("{ctx} bucket_by"))?;
                     if s.is_empty() {
-                        self.err(b.pos, &bctx, "attribute name must not be empty");
+                        self.err(
+                            bpos,
+                            &format!("{ctx} bucket_by"),
+                            "attribute name must not be empty",
+                        );
                     }
                     Some(s)
                 });
-                let salt = salt.and_then(|s| self.string(s, &format!("{ctx} salt")));
+                let salt = salt.and_then(|s| self.string(s, &|| format!("{ctx} salt")));
                 let Some(rollout) = rollout else {
-                    self.err(n.pos, ctx, "missing field `rollout`");
+                    self.err(pos, &ctx, "missing field `rollout`");
                     return None;
                 };
-                let entries = self.map(rollout, &rctx)?;
+                let rpos = rollout.pos;
+                let entries = self.map(rollout, &|| rctx.clone())?;
                 if entries.is_empty() {
-                    self.err(rollout.pos, &rctx, "a rollout needs at least one variation");
+                    self.err(rpos, &rctx, "a rollout needs at least one variation");
                     return None;
                 }
                 let mut slices = Vec::with_capacity(entries.len());
                 let mut sum: u64 = 0;
                 let mut ok = true;
-                for (k, v) in entries {
-                    let pctx = format!("{rctx}.{}", k.name);
+                for (k, v) in entries.iter_mut() {
+                    let pctx = || format!("{rctx}.{}", k.name);
                     let Value::Number { value, text } = &v.value else {
                         self.type_err(v, &pctx, "a percentage (number)");
                         ok = false;
@@ -824,10 +858,10 @@ impl<'s, 'f> Reader<'s, 'f> {
                     match percent_thousandths(text, *value) {
                         Ok(t) => {
                             sum += u64::from(t);
-                            slices.push((k.clone(), t));
+                            slices.push((std::mem::take(k), t));
                         }
                         Err(msg) => {
-                            self.err(v.pos, &pctx, msg);
+                            self.err(v.pos, &pctx(), msg);
                             ok = false;
                         }
                     }
@@ -837,7 +871,7 @@ impl<'s, 'f> Reader<'s, 'f> {
                 }
                 if sum != 100_000 {
                     let msg = format!("percentages sum to {}, not 100", format_thousandths(sum));
-                    self.err(rollout.pos, &rctx, msg);
+                    self.err(rpos, &rctx, msg);
                     return None;
                 }
                 Some(ServeSrc::Rollout {
@@ -848,42 +882,47 @@ impl<'s, 'f> Reader<'s, 'f> {
                 })
             }
             _ => {
-                self.type_err(n, ctx, "a variation name or a rollout map");
+                self.type_err(n, &|| ctx.clone(), "a variation name or a rollout map");
                 None
             }
         }
     }
 
-    fn segment(&mut self, key: &Key, n: &Node, ctx: &str) -> Option<SegmentSrc> {
+    fn segment(&mut self, key_pos: Pos, n: &mut Node, ctx: &str) -> Option<SegmentSrc> {
         let [include, exclude, rules, description] = match n.value {
-            Value::Null => [None; 4],
-            _ => self.fields(n, ctx, ["include", "exclude", "rules", "description"])?,
+            Value::Null => std::array::from_fn(|_| None),
+            _ => self.fields(
+                n,
+                &|| ctx.to_owned(),
+                ["include", "exclude", "rules", "description"],
+            )?,
         };
         if let Some(d) = description {
-            self.string(d, &format!("{ctx} description"));
+            self.string(d, &|| format!("{ctx} description"));
         }
-        let mut keys = |n: Option<&Node>, field: &str| -> Vec<String> {
-            n.and_then(|n| self.strings(n, &format!("{ctx} {field}")))
+        let mut keys = |n: Option<&mut Node>, field: &str| -> Vec<String> {
+            n.and_then(|n| self.strings(n, &|| format!("{ctx} {field}")))
                 .map(|v| v.into_iter().map(|s| s.value).collect())
                 .unwrap_or_default()
         };
         let include = keys(include, "include");
         let exclude = keys(exclude, "exclude");
         let mut out_rules = Vec::new();
-        if let Some(items) = rules.and_then(|r| self.seq(r, &format!("{ctx} rules"))) {
-            for (i, item) in items.iter().enumerate() {
+        if let Some(items) = rules.and_then(|r| self.seq(r, &|| format!("{ctx} rules"))) {
+            for (i, item) in items.iter_mut().enumerate() {
                 let rctx = format!("{ctx} rule {}", i + 1);
-                let Some([clauses]) = self.fields(item, &rctx, ["clauses"]) else {
+                let item_pos = item.pos;
+                let Some([clauses]) = self.fields(item, &|| rctx.clone(), ["clauses"]) else {
                     continue;
                 };
                 match clauses {
                     Some(c) => out_rules.push(self.clauses(c, &rctx)),
-                    None => self.err(item.pos, &rctx, "missing field `clauses`"),
+                    None => self.err(item_pos, &rctx, "missing field `clauses`"),
                 }
             }
         }
         Some(SegmentSrc {
-            pos: key.pos,
+            pos: key_pos,
             include,
             exclude,
             rules: out_rules,

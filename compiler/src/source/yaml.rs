@@ -3,6 +3,7 @@
 
 use crate::diagnostics::{Diagnostic, Pos};
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span, Tag};
+use std::borrow::Cow;
 use thiserror::Error;
 
 /// Deepest nesting of collections accepted (keeps every later walk shallow).
@@ -42,7 +43,7 @@ pub enum Value {
 }
 
 /// A map key.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Key {
     /// The key text.
     pub name: String,
@@ -90,37 +91,50 @@ fn pos(m: &Marker) -> Pos {
 }
 
 /// Resolves a plain scalar per the YAML 1.2 core schema.
+#[cfg(test)]
 pub fn resolve_plain(s: &str) -> Value {
-    match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return number(s, f64::INFINITY),
-        "-.inf" | "-.Inf" | "-.INF" => return number(s, f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return number(s, f64::NAN),
-        _ => {}
+    resolve_non_string(s).unwrap_or_else(|| Value::String(s.to_owned()))
+}
+
+/// The value of a plain scalar that is not a string (`None` for strings).
+fn resolve_non_string(s: &str) -> Option<Value> {
+    let first = *s.as_bytes().first().unwrap_or(&b'~');
+    if !(first.is_ascii_digit() || b"~nNtTfF.+-".contains(&first)) && !s.is_empty() {
+        return None;
     }
+    Some(match s {
+        "" | "~" | "null" | "Null" | "NULL" => Value::Null,
+        "true" | "True" | "TRUE" => Value::Bool(true),
+        "false" | "False" | "FALSE" => Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => number(s, f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => number(s, f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => number(s, f64::NAN),
+        _ => return resolve_number(s),
+    })
+}
+
+fn resolve_number(s: &str) -> Option<Value> {
     let b = s.as_bytes();
     if let Some(hex) = s.strip_prefix("0x") {
         if !hex.is_empty() && hex.bytes().all(|c| c.is_ascii_hexdigit()) {
             if let Ok(n) = u64::from_str_radix(hex, 16) {
-                return number(s, n as f64);
+                return Some(number(s, n as f64));
             }
         }
     }
     if let Some(oct) = s.strip_prefix("0o") {
         if !oct.is_empty() && oct.bytes().all(|c| (b'0'..=b'7').contains(&c)) {
             if let Ok(n) = u64::from_str_radix(oct, 8) {
-                return number(s, n as f64);
+                return Some(number(s, n as f64));
             }
         }
     }
     if is_core_float(b) {
         if let Ok(v) = s.parse::<f64>() {
-            return number(s, v);
+            return Some(number(s, v));
         }
     }
-    Value::String(s.to_owned())
+    None
 }
 
 fn number(text: &str, value: f64) -> Value {
@@ -163,6 +177,49 @@ fn is_core_float(b: &[u8]) -> bool {
         }
     }
     i == b.len()
+}
+
+/// Removes the second and later entries of a key, reporting each as
+/// `(position, key, position of the first)`.
+pub fn remove_duplicate_keys(
+    entries: &mut Vec<(Key, Node)>,
+    mut report: impl FnMut(Pos, String, Pos),
+) {
+    if entries.len() < 2 {
+        return;
+    }
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_unstable_by(|&a, &b| entries[a].0.name.cmp(&entries[b].0.name).then(a.cmp(&b)));
+    let mut drop = vec![false; entries.len()];
+    let mut first = order[0];
+    for w in order.windows(2) {
+        if entries[w[0]].0.name == entries[w[1]].0.name {
+            drop[w[1]] = true;
+            report(
+                entries[w[1]].0.pos,
+                entries[w[1]].0.name.clone(),
+                entries[first].0.pos,
+            );
+        } else {
+            first = w[1];
+        }
+    }
+    if drop.iter().any(|&d| d) {
+        let mut i = 0;
+        entries.retain(|_| {
+            i += 1;
+            !drop[i - 1]
+        });
+    }
+}
+
+/// The message of a duplicate key.
+pub fn duplicate_key_message(name: &str, first: Pos) -> String {
+    TreeError::DuplicateKey {
+        name: name.to_owned(),
+        first,
+    }
+    .to_string()
 }
 
 enum Frame {
@@ -245,41 +302,23 @@ impl Builder<'_> {
         matches!(self.stack.last(), Some(Frame::Map(_, _, None)))
     }
 
-    fn scalar(&mut self, text: &str, style: ScalarStyle, tag: Option<&Tag>, at: Pos) {
+    fn scalar(&mut self, text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>, at: Pos) {
         let forced_str = self.check_tag(at, tag, "str");
         let value = if self.expecting_key() || forced_str || !matches!(style, ScalarStyle::Plain) {
-            Value::String(text.to_owned())
+            Value::String(text.into_owned())
         } else {
-            resolve_plain(text)
+            resolve_non_string(&text).unwrap_or_else(|| Value::String(text.into_owned()))
         };
         self.push_node(Node { pos: at, value });
     }
 
     fn finish_map(&mut self, at: Pos, mut entries: Vec<(Key, Node)>) {
-        if entries.len() > 1 {
-            let mut order: Vec<usize> = (0..entries.len()).collect();
-            order.sort_by(|&a, &b| entries[a].0.name.cmp(&entries[b].0.name).then(a.cmp(&b)));
-            let mut drop = vec![false; entries.len()];
-            let mut first = order[0];
-            for w in order.windows(2) {
-                if entries[w[0]].0.name == entries[w[1]].0.name {
-                    drop[w[1]] = true;
-                    let e = TreeError::DuplicateKey {
-                        name: entries[w[1]].0.name.clone(),
-                        first: entries[first].0.pos,
-                    };
-                    self.error(entries[w[1]].0.pos, e);
-                } else {
-                    first = w[1];
-                }
-            }
-            if drop.iter().any(|&d| d) {
-                let mut i = 0;
-                entries.retain(|_| {
-                    i += 1;
-                    !drop[i - 1]
-                });
-            }
+        let mut dups = Vec::new();
+        remove_duplicate_keys(&mut entries, |pos, name, first| {
+            dups.push((pos, name, first))
+        });
+        for (pos, name, first) in dups {
+            self.error(pos, TreeError::DuplicateKey { name, first });
         }
         self.push_node(Node {
             pos: at,
@@ -334,7 +373,7 @@ pub fn parse(file: &str, text: &str, errors: &mut Vec<Diagnostic>) -> Option<Nod
                 if anchor != 0 {
                     b.error(at, TreeError::Anchor);
                 }
-                b.scalar(&text, style, tag.as_deref(), at);
+                b.scalar(text, style, tag.as_deref(), at);
             }
             Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
                 let is_map = matches!(ev, Event::MappingStart(..));
