@@ -34,6 +34,7 @@
 
 mod check;
 mod diagnostics;
+mod fxhash;
 mod lower;
 mod source;
 

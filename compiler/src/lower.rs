@@ -3,11 +3,11 @@
 
 use crate::check::ir::{ClauseIr, Model, OpIr, SemverIr, ServeIr, ValIr};
 use crate::check::Orders;
+use crate::fxhash::FxHashMap as HashMap;
 use edgeflag_evaluator::model::{
     AttrId, Body, Clause, Flag, InSet, Op, Prerequisite, Rollout, Rule, Segment, SegmentRule,
     Semver, Serve, Slice, StrId, StringTable, Target, Value, Variation,
 };
-use std::collections::HashMap;
 
 /// Builds a [`StringTable`], giving each distinct string one id.
 #[derive(Default)]
@@ -139,9 +139,9 @@ pub fn lower(model: &Model, orders: &Orders, env: usize) -> Body {
         model,
         strings: Interner::default(),
         attributes: Vec::new(),
-        attr_ids: HashMap::new(),
+        attr_ids: HashMap::default(),
         regexes: Vec::new(),
-        regex_ids: HashMap::new(),
+        regex_ids: HashMap::default(),
         segment_ids: vec![0; model.segments.len()],
     };
     for (pos, &i) in orders.segments.iter().enumerate() {

@@ -3,13 +3,13 @@
 
 use super::ir::{ClauseIr, Edge, OpIr, SemverIr};
 use crate::diagnostics::Sink;
+use crate::fxhash::FxHashMap as HashMap;
 use crate::source::schema::{ClauseSrc, OpName};
 use crate::source::yaml::{Node, Value};
 use edgeflag_evaluator::instant;
 use edgeflag_evaluator::model::Instant;
 use edgeflag_evaluator::semver;
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 /// Largest compiled regex program, as the evaluator's loader allows.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;

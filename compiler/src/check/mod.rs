@@ -7,13 +7,14 @@ pub mod graph;
 pub mod ir;
 
 use crate::diagnostics::{Diagnostic, Pos, Sink};
+use crate::fxhash::FxHashMap as HashMap;
 use crate::source::schema::{EnvFields, Field, FlagSrc, ServeSrc, SourceFile, Spanned};
 use crate::source::yaml::{Key, Node, Value};
 use edgeflag_evaluator::model::ValueKind;
 use edgeflag_evaluator::MAX_DEPTH;
 use graph::HasEdge;
 use ir::{EnvIr, FlagIr, Model, PartialEnvIr, PrereqIr, RuleIr, SegmentIr, ServeIr, ValIr};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 impl HasEdge for PrereqIr {
@@ -53,8 +54,11 @@ struct FlagDef<'a> {
     src: &'a FlagSrc,
 }
 
+/// A flag's type and its variations.
+type Typed = (ValueKind, Rc<Vec<(String, ValIr)>>);
+
 /// Variations of every flag (`None` when invalid: already reported).
-type Variations = Vec<Option<(ValueKind, Rc<Vec<(String, ValIr)>>)>>;
+type Variations = Vec<Option<Typed>>;
 
 struct Checker<'a> {
     files: &'a [String],
@@ -81,7 +85,7 @@ impl Checker<'_> {
 /// Merges and checks parsed files. Errors go to `out`.
 pub fn build(files: Vec<String>, sources: &[SourceFile], out: &mut Vec<Diagnostic>) -> Model {
     // Environments.
-    let mut env_index: HashMap<&str, usize> = HashMap::new();
+    let mut env_index: HashMap<&str, usize> = HashMap::default();
     let mut env_first: Vec<(usize, Pos)> = Vec::new();
     let mut envs: Vec<String> = Vec::new();
     for (fi, src) in sources.iter().enumerate() {
@@ -112,9 +116,9 @@ pub fn build(files: Vec<String>, sources: &[SourceFile], out: &mut Vec<Diagnosti
     }
 
     // Segment and flag keys.
-    let mut seg_index: HashMap<&str, usize> = HashMap::new();
+    let mut seg_index: HashMap<&str, usize> = HashMap::default();
     let mut seg_defs = Vec::new();
-    let mut flag_index: HashMap<&str, usize> = HashMap::new();
+    let mut flag_index: HashMap<&str, usize> = HashMap::default();
     let mut flag_defs: Vec<FlagDef<'_>> = Vec::new();
     for (fi, src) in sources.iter().enumerate() {
         for (k, s) in &src.segments {
@@ -318,7 +322,7 @@ fn find_variation(vars: &[(String, ValIr)], name: &str) -> Option<u32> {
 }
 
 impl Checker<'_> {
-    fn variations(&mut self, d: &FlagDef<'_>) -> Option<(ValueKind, Rc<Vec<(String, ValIr)>>)> {
+    fn variations(&mut self, d: &FlagDef<'_>) -> Option<Typed> {
         let entries = match &d.src.variations {
             Field::Absent => {
                 return Some((
@@ -556,7 +560,7 @@ impl Checker<'_> {
             out.targets = Some(map.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
         }
         if let Some(rules) = &f.rules {
-            let mut ids: HashMap<&str, usize> = HashMap::new();
+            let mut ids: HashMap<&str, usize> = HashMap::default();
             let mut list = Vec::with_capacity(rules.len());
             for (ri, r) in rules.iter().enumerate() {
                 if let Some(id) = &r.id {

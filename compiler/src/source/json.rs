@@ -22,6 +22,10 @@ struct Reader<'t, 'e> {
     /// Column cache: byte offset and its 1-based column on the current line.
     col_at: (usize, u32),
     path: Vec<Seg<'t>>,
+    /// Entries of the maps and items of the lists being read, so each finished
+    /// collection is allocated once, at its exact size.
+    entries: Vec<(Key, Node)>,
+    items: Vec<Node>,
     errors: &'e mut Vec<Diagnostic>,
 }
 
@@ -96,7 +100,7 @@ impl<'t> Reader<'t, '_> {
                     return self.fail(format!("nesting deeper than {MAX_NESTING} levels"));
                 }
                 self.i += 1;
-                let mut entries: Vec<(Key, Node)> = Vec::new();
+                let first = self.entries.len();
                 self.ws();
                 if self.b.get(self.i) == Some(&b'}') {
                     self.i += 1;
@@ -118,7 +122,7 @@ impl<'t> Reader<'t, '_> {
                         self.path.push(Seg::Key(raw));
                         let v = self.value()?;
                         self.path.pop();
-                        entries.push((Key { name, pos: kpos }, v));
+                        self.entries.push((Key { name, pos: kpos }, v));
                         self.ws();
                         match self.b.get(self.i) {
                             Some(b',') => self.i += 1,
@@ -130,6 +134,7 @@ impl<'t> Reader<'t, '_> {
                         }
                     }
                 }
+                let mut entries: Vec<(Key, Node)> = self.entries.drain(first..).collect();
                 let mut dups = Vec::new();
                 remove_duplicate_keys(&mut entries, |p, n, f| dups.push((p, n, f)));
                 if !dups.is_empty() {
@@ -147,14 +152,15 @@ impl<'t> Reader<'t, '_> {
                     return self.fail(format!("nesting deeper than {MAX_NESTING} levels"));
                 }
                 self.i += 1;
-                let mut items = Vec::new();
+                let first = self.items.len();
                 self.ws();
                 if self.b.get(self.i) == Some(&b']') {
                     self.i += 1;
                 } else {
                     loop {
-                        self.path.push(Seg::Index(items.len()));
-                        items.push(self.value()?);
+                        self.path.push(Seg::Index(self.items.len() - first));
+                        let v = self.value()?;
+                        self.items.push(v);
                         self.path.pop();
                         self.ws();
                         match self.b.get(self.i) {
@@ -167,7 +173,7 @@ impl<'t> Reader<'t, '_> {
                         }
                     }
                 }
-                Value::Seq(items)
+                Value::Seq(self.items.drain(first..).collect())
             }
             Some(b'"') => Value::String(self.string()?),
             Some(b't') if self.b[self.i..].starts_with(b"true") => {
@@ -336,6 +342,8 @@ pub fn parse(file: &str, text: &str, errors: &mut Vec<Diagnostic>) -> Option<Nod
         line_start: 0,
         col_at: (0, 1),
         path: Vec::new(),
+        entries: Vec::new(),
+        items: Vec::new(),
         errors,
     };
     r.ws();

@@ -99,7 +99,7 @@ pub fn resolve_plain(s: &str) -> Value {
 /// The value of a plain scalar that is not a string (`None` for strings).
 fn resolve_non_string(s: &str) -> Option<Value> {
     let first = *s.as_bytes().first().unwrap_or(&b'~');
-    if !(first.is_ascii_digit() || b"~nNtTfF.+-".contains(&first)) && !s.is_empty() {
+    if !(first.is_ascii_digit() || b"~nNtTfF.+-".contains(&first) || s.is_empty()) {
         return None;
     }
     Some(match s {
