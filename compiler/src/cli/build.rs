@@ -12,7 +12,12 @@ fn compile_or_report(src: &Path) -> Result<Vec<CompiledEnv>, CliError> {
         if !d.to_string().ends_with('\n') {
             eprintln!();
         }
-        eprintln!("{} error{} in {}", d.len(), if d.len() == 1 { "" } else { "s" }, src.display());
+        eprintln!(
+            "{} error{} in {}",
+            d.len(),
+            if d.len() == 1 { "" } else { "s" },
+            src.display()
+        );
         CliError::Reported
     })
 }

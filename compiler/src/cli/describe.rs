@@ -175,7 +175,10 @@ fn list(items: impl Iterator<Item = String>) -> String {
 
 fn clause(rs: &Ruleset, c: &Clause) -> String {
     let strs = |ids: &[u32]| list(ids.iter().map(|&i| format!("{:?}", rs.str(i))));
-    let attr = || rs.str(rs.body().attributes[c.attribute as usize]).to_owned();
+    let attr = || {
+        rs.str(rs.body().attributes[c.attribute as usize])
+            .to_owned()
+    };
     let semver = |v: &edgeflag_evaluator::model::Semver| {
         let mut s = format!("{}.{}.{}", v.major, v.minor, v.patch);
         if let Some(p) = v.pre {
@@ -185,7 +188,11 @@ fn clause(rs: &Ruleset, c: &Clause) -> String {
     };
     let (op, vals) = match &c.op {
         Op::In(set) => {
-            let mut items: Vec<String> = set.strings.iter().map(|&i| format!("{:?}", rs.str(i))).collect();
+            let mut items: Vec<String> = set
+                .strings
+                .iter()
+                .map(|&i| format!("{:?}", rs.str(i)))
+                .collect();
             items.extend(set.numbers.iter().map(|n| n.to_string()));
             if set.has_true {
                 items.push("true".into());
@@ -200,7 +207,10 @@ fn clause(rs: &Ruleset, c: &Clause) -> String {
         Op::Contains(v) => ("contains", strs(v)),
         Op::Matches(v) => (
             "matches",
-            list(v.iter().map(|&r| format!("/{}/", rs.str(rs.body().regexes[r as usize])))),
+            list(
+                v.iter()
+                    .map(|&r| format!("/{}/", rs.str(rs.body().regexes[r as usize]))),
+            ),
         ),
         Op::Lt(n) => ("<", n.to_string()),
         Op::Lte(n) => ("<=", n.to_string()),

@@ -40,6 +40,10 @@ fn load(path: &Path) -> Result<Vec<(String, Ruleset)>, CliError> {
         .collect()
 }
 
+fn find<'a>(side: &'a [(String, Ruleset)], name: &str) -> Option<&'a Ruleset> {
+    side.iter().find(|(n, _)| n == name).map(|(_, r)| r)
+}
+
 pub fn run(a: &Path, b: &Path, env: Option<&str>, exit_code: bool) -> Result<bool, CliError> {
     let old = load(a)?;
     let new = load(b)?;
@@ -62,14 +66,13 @@ pub fn run(a: &Path, b: &Path, env: Option<&str>, exit_code: bool) -> Result<boo
             if env.is_some_and(|e| e != name) {
                 continue;
             }
-            let find = |side: &[(String, Ruleset)]| {
-                side.iter().find(|(n, _)| n == name).map(|(_, r)| r)
-            };
-            pairs.push((name.to_owned(), find(&old), find(&new)));
+            pairs.push((name.to_owned(), find(&old, name), find(&new, name)));
         }
         if let Some(e) = env {
             if pairs.is_empty() {
-                return Err(CliError::Usage(format!("no environment {e:?} on either side")));
+                return Err(CliError::Usage(format!(
+                    "no environment {e:?} on either side"
+                )));
             }
         }
     }
@@ -102,7 +105,13 @@ pub fn diff_rulesets(a: &Ruleset, b: &Ruleset) -> String {
         match fa.iter().find(|x| x.key == f.key) {
             None => {
                 let state = if f.enabled { "on" } else { "OFF" };
-                let _ = writeln!(out, "  + flag {} ({}, {state}, {} rules)", f.key, f.kind, f.rules.len());
+                let _ = writeln!(
+                    out,
+                    "  + flag {} ({}, {state}, {} rules)",
+                    f.key,
+                    f.kind,
+                    f.rules.len()
+                );
             }
             Some(old) => flag_changes(&mut out, old, f),
         }
@@ -130,8 +139,16 @@ pub fn diff_rulesets(a: &Ruleset, b: &Ruleset) -> String {
 }
 
 fn set_changes(lines: &mut Vec<String>, what: &str, old: &[String], new: &[String]) {
-    let added: Vec<&str> = new.iter().filter(|x| !old.contains(x)).map(String::as_str).collect();
-    let removed: Vec<&str> = old.iter().filter(|x| !new.contains(x)).map(String::as_str).collect();
+    let added: Vec<&str> = new
+        .iter()
+        .filter(|x| !old.contains(x))
+        .map(String::as_str)
+        .collect();
+    let removed: Vec<&str> = old
+        .iter()
+        .filter(|x| !new.contains(x))
+        .map(String::as_str)
+        .collect();
     if !added.is_empty() {
         lines.push(format!("{what}: + {}", added.join(", ")));
     }
@@ -145,7 +162,10 @@ fn list_changes(lines: &mut Vec<String>, what: &str, old: &[String], new: &[Stri
         match (old.get(i), new.get(i)) {
             (Some(x), Some(y)) if x != y => {
                 lines.push(format!("{what} {}: {x}", i + 1));
-                lines.push(format!("{}  → {y}", " ".repeat(what.len() + 2 + (i + 1).to_string().len())));
+                lines.push(format!(
+                    "{}  → {y}",
+                    " ".repeat(what.len() + 2 + (i + 1).to_string().len())
+                ));
             }
             (None, Some(y)) => lines.push(format!("{what} {} added: {y}", i + 1)),
             (Some(x), None) => lines.push(format!("{what} {} removed: {x}", i + 1)),
@@ -170,17 +190,31 @@ fn flag_changes(out: &mut String, a: &FlagView, b: &FlagView) {
         lines.push(format!("type: {} → {}", a.kind, b.kind));
     }
     if a.client_side != b.client_side {
-        lines.push(format!("client_side: {} → {}", a.client_side, b.client_side));
+        lines.push(format!(
+            "client_side: {} → {}",
+            a.client_side, b.client_side
+        ));
     }
     set_changes(&mut lines, "variations", &a.variations, &b.variations);
     if a.off_variation != b.off_variation {
-        lines.push(format!("off variation: {} → {}", a.off_variation, b.off_variation));
+        lines.push(format!(
+            "off variation: {} → {}",
+            a.off_variation, b.off_variation
+        ));
     }
-    list_changes(&mut lines, "prerequisite", &a.prerequisites, &b.prerequisites);
+    list_changes(
+        &mut lines,
+        "prerequisite",
+        &a.prerequisites,
+        &b.prerequisites,
+    );
     set_changes(&mut lines, "targets", &a.targets, &b.targets);
     list_changes(&mut lines, "rule", &a.rules, &b.rules);
     if a.fallthrough != b.fallthrough {
-        lines.push(format!("fallthrough: {} → {}", a.fallthrough, b.fallthrough));
+        lines.push(format!(
+            "fallthrough: {} → {}",
+            a.fallthrough, b.fallthrough
+        ));
     }
     let _ = writeln!(out, "  ~ flag {}", b.key);
     for l in lines {

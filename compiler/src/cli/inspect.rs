@@ -38,10 +38,23 @@ pub fn run(path: &Path, json: bool) -> Result<bool, CliError> {
     println!("ruleset     {}", path.display());
     println!("environment {}", h.environment);
     println!("version     {}", h.version);
-    println!("created     {} (unix ms {})", describe::rfc3339(edgeflag_evaluator::model::Instant(i128::from(h.created_at_ms) * 1_000_000)), h.created_at_ms);
+    println!(
+        "created     {} (unix ms {})",
+        describe::rfc3339(edgeflag_evaluator::model::Instant(
+            i128::from(h.created_at_ms) * 1_000_000
+        )),
+        h.created_at_ms
+    );
     println!("format      v{}", h.format_version);
     println!("checksum    xxh3:{:016x}", h.checksum);
-    println!("signature   {}", if h.signature_alg == 0 { "none" } else { "ed25519" });
+    println!(
+        "signature   {}",
+        if h.signature_alg == 0 {
+            "none"
+        } else {
+            "ed25519"
+        }
+    );
     println!(
         "size        {size} bytes (body {}), {} strings ({} bytes), {} attributes, {} regexes",
         h.body_len,
@@ -56,7 +69,13 @@ pub fn run(path: &Path, json: bool) -> Result<bool, CliError> {
     }
     println!("\n{} segments", segments.len());
     for s in &segments {
-        println!("  {}: include {}, exclude {}, {} rules", s.key, s.include.len(), s.exclude.len(), s.rules.len());
+        println!(
+            "  {}: include {}, exclude {}, {} rules",
+            s.key,
+            s.include.len(),
+            s.exclude.len(),
+            s.rules.len()
+        );
         for r in &s.rules {
             println!("      rule: {r}");
         }

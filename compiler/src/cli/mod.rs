@@ -46,7 +46,11 @@ enum Command {
         #[arg(long)]
         ruleset: PathBuf,
         /// One context as a JSON object.
-        #[arg(long, conflicts_with = "contexts", required_unless_present = "contexts")]
+        #[arg(
+            long,
+            conflicts_with = "contexts",
+            required_unless_present = "contexts"
+        )]
         context: Option<String>,
         /// A file with one JSON context per line; prints one JSON line per context.
         #[arg(long)]
@@ -135,7 +139,12 @@ pub fn main() -> ExitCode {
             context,
             contexts,
             flag,
-        } => eval::run(&ruleset, context.as_deref(), contexts.as_deref(), flag.as_deref()),
+        } => eval::run(
+            &ruleset,
+            context.as_deref(),
+            contexts.as_deref(),
+            flag.as_deref(),
+        ),
         Command::Inspect { ruleset, json } => inspect::run(&ruleset, json),
         Command::Diff {
             a,
