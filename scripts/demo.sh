@@ -22,7 +22,7 @@ $EDGEFLAG inspect "$OUT/production.efr"
 echo
 echo "==> edgeflag eval: new-checkout for each context in examples/contexts.jsonl (production)"
 $EDGEFLAG eval --ruleset "$OUT/production.efr" --contexts examples/contexts.jsonl --flag new-checkout \
-  | paste -d ' ' <(grep -v '^\s*$' examples/contexts.jsonl | cut -c1-60) - \
+  | paste -d '\n' <(grep -v '^\s*$' examples/contexts.jsonl) - \
   | sed 's/^/  /'
 
 echo
