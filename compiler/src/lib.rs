@@ -110,26 +110,25 @@ fn read_file(path: &Path, files: &mut Vec<(String, String)>, diags: &mut Vec<Dia
     let name = path.display().to_string();
     match std::fs::read_to_string(path) {
         Ok(text) => files.push((name, text)),
-        Err(e) => diags.push(Diagnostic::new(
-            &name,
-            None,
-            "",
-            format!("cannot read: {e}"),
-        )),
+        Err(e) => cannot_read(diags, path, &e),
     }
+}
+
+fn cannot_read(diags: &mut Vec<Diagnostic>, path: &Path, e: &std::io::Error) {
+    let name = path.display().to_string();
+    diags.push(Diagnostic::new(
+        &name,
+        None,
+        "",
+        format!("cannot read: {e}"),
+    ));
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
-            let name = dir.display().to_string();
-            diags.push(Diagnostic::new(
-                &name,
-                None,
-                "",
-                format!("cannot read: {e}"),
-            ));
+            cannot_read(diags, dir, &e);
             return;
         }
     };
@@ -137,13 +136,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, diags: &mut Vec<Diagnostic>) {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                let name = dir.display().to_string();
-                diags.push(Diagnostic::new(
-                    &name,
-                    None,
-                    "",
-                    format!("cannot read: {e}"),
-                ));
+                cannot_read(diags, dir, &e);
                 continue;
             }
         };
