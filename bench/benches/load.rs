@@ -30,9 +30,12 @@ fn load(c: &mut Criterion) {
     g.bench_function("edgeflag", |b| {
         b.iter_with_large_drop(|| edgeflag_load(black_box(&ef)))
     });
+    // One Unleash load takes ~0.6 s: give its 10 samples the time they need.
+    g.measurement_time(Duration::from_secs(8));
     g.bench_function("unleash", |b| {
         b.iter_with_large_drop(|| unleash_load(black_box(&un)))
     });
+    g.measurement_time(Duration::from_secs(3));
     g.bench_function("launchdarkly", |b| {
         b.iter_with_large_drop(|| launchdarkly_load(black_box(&ld)))
     });
