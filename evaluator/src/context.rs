@@ -2,6 +2,7 @@
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
+use xxhash_rust::xxh3::xxh3_64;
 
 /// One attribute value element.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,7 +95,43 @@ impl From<Vec<f64>> for AttrValue {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Context {
-    attrs: Vec<(Box<str>, AttrValue)>,
+    /// `(hash of the name, name, value)`: the hash is computed once here so
+    /// evaluation finds attributes by comparing numbers, not names.
+    attrs: Vec<(u64, Box<str>, AttrValue)>,
+}
+
+/// The hash attribute names are found by (the ruleset computes the same at load).
+#[inline]
+pub(crate) fn name_hash(name: &str) -> u64 {
+    xxh3_64(name.as_bytes())
+}
+
+const KEY_HASH: u64 = xxhash_rust::const_xxh3::xxh3_64(b"key");
+
+/// Byte equality that stays inline for short strings (no `memcmp` call): most
+/// attribute names, keys and clause values are shorter than 16 bytes.
+#[inline(always)]
+pub(crate) fn eq_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word8 = |x: &[u8], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&x[i..i + 8]);
+        u64::from_le_bytes(w)
+    };
+    let word4 = |x: &[u8], i: usize| {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&x[i..i + 4]);
+        u32::from_le_bytes(w)
+    };
+    match n {
+        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=7 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
+        8..=16 => word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8),
+        _ => a == b,
+    }
 }
 
 impl Context {
@@ -106,9 +143,9 @@ impl Context {
     /// Sets an attribute, replacing any earlier value of the same name.
     pub fn set(&mut self, name: &str, value: impl Into<AttrValue>) -> &mut Self {
         let value = value.into();
-        match self.attrs.iter_mut().find(|(n, _)| &**n == name) {
-            Some(slot) => slot.1 = value,
-            None => self.attrs.push((name.into(), value)),
+        match self.attrs.iter_mut().find(|(_, n, _)| &**n == name) {
+            Some(slot) => slot.2 = value,
+            None => self.attrs.push((name_hash(name), name.into(), value)),
         }
         self
     }
@@ -121,23 +158,29 @@ impl Context {
 
     /// Removes an attribute (equivalent to setting it to JSON `null`).
     pub fn remove(&mut self, name: &str) -> &mut Self {
-        self.attrs.retain(|(n, _)| &**n != name);
+        self.attrs.retain(|(_, n, _)| &**n != name);
         self
     }
 
     /// The attribute named `name`, if present.
     #[inline]
     pub fn get(&self, name: &str) -> Option<&AttrValue> {
+        self.get_hashed(name_hash(name), name.as_bytes())
+    }
+
+    /// [`Context::get`] with the name's hash already known.
+    #[inline]
+    pub(crate) fn get_hashed(&self, hash: u64, name: &[u8]) -> Option<&AttrValue> {
         self.attrs
             .iter()
-            .find(|(n, _)| n.len() == name.len() && **n == *name)
-            .map(|(_, v)| v)
+            .find(|(h, n, _)| *h == hash && eq_bytes(n.as_bytes(), name))
+            .map(|(_, _, v)| v)
     }
 
     /// The `key` attribute when it is a string.
     #[inline]
     pub fn key(&self) -> Option<&str> {
-        match self.get("key") {
+        match self.get_hashed(KEY_HASH, b"key") {
             Some(AttrValue::Scalar(Scalar::String(s))) => Some(s),
             _ => None,
         }
@@ -145,7 +188,7 @@ impl Context {
 
     /// All attributes in insertion order.
     pub fn attributes(&self) -> impl Iterator<Item = (&str, &AttrValue)> {
-        self.attrs.iter().map(|(n, v)| (&**n, v))
+        self.attrs.iter().map(|(_, n, v)| (&**n, v))
     }
 }
 
@@ -286,5 +329,47 @@ impl<'de> Deserialize<'de> for Context {
     /// Deserializes from a map of attribute name to value; `null` means absent.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_map(ContextVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eq_bytes_agrees_with_slice_equality() {
+        let words = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "abcd",
+            "abcde",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefghijklmnop",
+            "abcdefghijklmnopq",
+            "abcdefghijklmnoq",
+            "bbcdefghijklmnop",
+            "abcdefgx",
+            "xbcdefgh",
+            "abcx",
+            "xbcd",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(
+                    eq_bytes(a.as_bytes(), b.as_bytes()),
+                    a == b,
+                    "{a:?} vs {b:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn key_hash_is_the_name_hash_of_key() {
+        assert_eq!(KEY_HASH, name_hash("key"));
     }
 }

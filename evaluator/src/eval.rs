@@ -3,11 +3,11 @@
 //! Nothing here allocates.
 
 use crate::bucket::bucket_attr;
-use crate::context::{Context, Scalar};
+use crate::context::{eq_bytes, AttrValue, Context, Scalar};
 use crate::instant::{from_millis, parse_rfc3339};
 use crate::model::{
-    Clause, Flag, FlagId, InSet, Instant, Op, Rollout, SegmentId, Semver, Serve, Value, ValueKind,
-    VariationId,
+    AttrId, Clause, Flag, FlagId, InSet, Instant, Op, Rollout, SegmentId, Semver, Serve, Value,
+    ValueKind, VariationId,
 };
 use crate::ruleset::Ruleset;
 use crate::semver;
@@ -218,25 +218,45 @@ impl Ruleset {
         })
     }
 
+    /// The served value alone (the typed getters' fast path: no detail is built).
+    #[inline]
+    fn served(&self, key: &str, ctx: &Context) -> Option<&Value> {
+        let flag = &self.body.flags[self.flag_id(key)? as usize];
+        let o = self.decide(flag, ctx);
+        Some(&flag.variations[o.variation as usize].value)
+    }
+
     /// A boolean flag's value, or `default` when the flag is unknown or not boolean.
     #[inline]
     pub fn bool_value(&self, key: &str, ctx: &Context, default: bool) -> bool {
-        self.bool_detail(key, ctx).value.unwrap_or(default)
+        match self.served(key, ctx) {
+            Some(&Value::Bool(b)) => b,
+            _ => default,
+        }
     }
 
     /// A string flag's value, or `default`.
     pub fn string_value<'a>(&'a self, key: &str, ctx: &Context, default: &'a str) -> &'a str {
-        self.string_detail(key, ctx).value.unwrap_or(default)
+        match self.served(key, ctx) {
+            Some(&Value::String(id)) => self.str(id),
+            _ => default,
+        }
     }
 
     /// A number flag's value, or `default`.
     pub fn number_value(&self, key: &str, ctx: &Context, default: f64) -> f64 {
-        self.number_detail(key, ctx).value.unwrap_or(default)
+        match self.served(key, ctx) {
+            Some(&Value::Number(n)) => n,
+            _ => default,
+        }
     }
 
     /// A JSON flag's value as compact JSON text, or `default`.
     pub fn json_value<'a>(&'a self, key: &str, ctx: &Context, default: &'a str) -> &'a str {
-        self.json_detail(key, ctx).value.unwrap_or(default)
+        match self.served(key, ctx) {
+            Some(&Value::Json(id)) => self.str(id),
+            _ => default,
+        }
     }
 
     /// The kind of a flag's values.
@@ -277,7 +297,10 @@ impl Ruleset {
         }
         if !flag.targets.is_empty() {
             if let Some(key) = ctx.key() {
-                if let Ok(i) = flag.targets.binary_search_by(|t| self.str(t.key).cmp(key)) {
+                if let Ok(i) = flag
+                    .targets
+                    .binary_search_by(|t| self.bytes(t.key).cmp(key.as_bytes()))
+                {
                     return Outcome {
                         variation: flag.targets[i].variation,
                         reason: Reason::TargetMatch,
@@ -321,15 +344,18 @@ impl Ruleset {
 
     #[inline]
     fn rollout(&self, r: &Rollout, ctx: &Context) -> Option<VariationId> {
-        let attr = self.str(self.body.attributes[r.bucket_by as usize]);
-        let b = bucket_attr(self.str(r.salt).as_bytes(), ctx.get(attr)?)?;
+        let value = self.attribute(ctx, r.bucket_by)?;
+        let b = bucket_attr(self.bytes(r.salt), value)?;
         r.slices.iter().find(|s| b < s.upper).map(|s| s.variation)
     }
 
     fn in_segment(&self, id: SegmentId, ctx: &Context) -> bool {
         let seg = &self.body.segments[id as usize];
         if let Some(key) = ctx.key() {
-            let has = |list: &[u32]| list.binary_search_by(|&s| self.str(s).cmp(key)).is_ok();
+            let has = |list: &[u32]| {
+                list.binary_search_by(|&s| self.bytes(s).cmp(key.as_bytes()))
+                    .is_ok()
+            };
             if has(&seg.include) {
                 return true;
             }
@@ -347,22 +373,32 @@ impl Ruleset {
             let m = segs.iter().any(|&s| self.in_segment(s, ctx));
             return m != c.negate;
         }
-        let name = self.str(self.body.attributes[c.attribute as usize]);
-        let Some(attr) = ctx.get(name) else {
+        let Some(attr) = self.attribute(ctx, c.attribute) else {
             return false;
         };
         let m = attr.elements().iter().any(|e| self.matches(&c.op, e));
         m != c.negate
     }
 
+    /// The context's value of attribute `id`, found by the name's hash.
+    #[inline]
+    fn attribute<'c>(&self, ctx: &'c Context, id: AttrId) -> Option<&'c AttrValue> {
+        let name = self.bytes(self.body.attributes[id as usize]);
+        ctx.get_hashed(self.attr_hashes[id as usize], name)
+    }
+
     #[inline]
     fn matches(&self, op: &Op, e: &Scalar) -> bool {
         match (op, e) {
             (Op::In(set), e) => self.in_set(set, e),
-            (Op::StartsWith(v), Scalar::String(s)) => {
-                v.iter().any(|&id| s.starts_with(self.str(id)))
-            }
-            (Op::EndsWith(v), Scalar::String(s)) => v.iter().any(|&id| s.ends_with(self.str(id))),
+            (Op::StartsWith(v), Scalar::String(s)) => v.iter().any(|&id| {
+                let p = self.bytes(id);
+                s.len() >= p.len() && eq_bytes(&s.as_bytes()[..p.len()], p)
+            }),
+            (Op::EndsWith(v), Scalar::String(s)) => v.iter().any(|&id| {
+                let p = self.bytes(id);
+                s.len() >= p.len() && eq_bytes(&s.as_bytes()[s.len() - p.len()..], p)
+            }),
             (Op::Contains(v), Scalar::String(s)) => v.iter().any(|&id| s.contains(self.str(id))),
             (Op::Matches(v), Scalar::String(s)) => {
                 v.iter().any(|&r| self.regexes[r as usize].is_match(s))
@@ -391,10 +427,14 @@ impl Ruleset {
     fn in_set(&self, set: &InSet, e: &Scalar) -> bool {
         match e {
             Scalar::String(s) => {
-                let s: &str = s;
-                set.strings
-                    .binary_search_by(|&id| self.str(id).cmp(s))
-                    .is_ok()
+                let s = s.as_bytes();
+                if set.strings.len() <= 8 {
+                    set.strings.iter().any(|&id| eq_bytes(self.bytes(id), s))
+                } else {
+                    set.strings
+                        .binary_search_by(|&id| self.bytes(id).cmp(s))
+                        .is_ok()
+                }
             }
             Scalar::Number(n) => set
                 .numbers

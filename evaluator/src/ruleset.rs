@@ -1,5 +1,6 @@
 //! A loaded, verified ruleset and its load-time indexes.
 
+use crate::context::{eq_bytes, name_hash};
 use crate::format::{self, DecodeError, Header};
 use crate::model::{Body, Clause, Flag, FlagId, Op, Serve, StrId, Value, BUCKETS};
 use regex::Regex;
@@ -53,6 +54,10 @@ pub struct Ruleset {
     by_hash: HashMap<u64, FlagId, BuildHasherDefault<PassThrough>>,
     /// Flags whose key hash collided with another's (practically never).
     collided: Vec<FlagId>,
+    /// `(start, end)` of every string in the blob, split once at load.
+    spans: Vec<(u32, u32)>,
+    /// Hash of each attribute name, as [`Context`](crate::Context) hashes names.
+    pub(crate) attr_hashes: Vec<u64>,
 }
 
 fn invalid(msg: impl Into<String>) -> DecodeError {
@@ -102,12 +107,25 @@ impl Ruleset {
                 }
             }
         }
+        let mut spans = Vec::with_capacity(body.strings.len());
+        let mut start = 0;
+        for &end in &body.strings.ends {
+            spans.push((start, end));
+            start = end;
+        }
+        let attr_hashes = body
+            .attributes
+            .iter()
+            .map(|&a| name_hash(body.strings.get(a)))
+            .collect();
         Ok(Ruleset {
             header,
             body,
             regexes,
             by_hash,
             collided,
+            spans,
+            attr_hashes,
         })
     }
 
@@ -124,7 +142,31 @@ impl Ruleset {
     /// A string of the body by id.
     #[inline]
     pub fn str(&self, id: StrId) -> &str {
-        self.body.strings.get(id)
+        match self.spans.get(id as usize) {
+            Some(&(s, e)) => self
+                .body
+                .strings
+                .blob
+                .get(s as usize..e as usize)
+                .unwrap_or(""),
+            None => "",
+        }
+    }
+
+    /// The bytes of a string of the body, for comparisons on the hot path (byte
+    /// order is `str` order).
+    #[inline]
+    pub(crate) fn bytes(&self, id: StrId) -> &[u8] {
+        match self.spans.get(id as usize) {
+            Some(&(s, e)) => self
+                .body
+                .strings
+                .blob
+                .as_bytes()
+                .get(s as usize..e as usize)
+                .unwrap_or(&[]),
+            None => &[],
+        }
     }
 
     /// Number of flags.
@@ -147,7 +189,7 @@ impl Ruleset {
     pub fn flag_id(&self, key: &str) -> Option<FlagId> {
         let h = xxh3_64(key.as_bytes());
         if let Some(&id) = self.by_hash.get(&h) {
-            if self.str(self.body.flags[id as usize].key) == key {
+            if eq_bytes(self.bytes(self.body.flags[id as usize].key), key.as_bytes()) {
                 return Some(id);
             }
         }
