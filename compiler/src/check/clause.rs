@@ -87,7 +87,11 @@ pub fn check(
                     Value::String(s) => {
                         if c.op == OpName::Matches {
                             if let Some(reason) = regex_error(s) {
-                                sink.error(n.pos, &c.ctx, format!("invalid regex {s:?}: {reason}"));
+                                sink.error(
+                                    n.pos,
+                                    &c.ctx.get(),
+                                    format!("invalid regex {s:?}: {reason}"),
+                                );
                                 ok = false;
                             }
                         }
@@ -157,7 +161,7 @@ pub fn check(
                             "invalid semver {text:?}: expected \
                              MAJOR[.MINOR[.PATCH]][-PRERELEASE][+BUILD]"
                         );
-                        sink.error(n.pos, &c.ctx, msg);
+                        sink.error(n.pos, &c.ctx.get(), msg);
                         ok = false;
                     }
                 }
@@ -193,7 +197,7 @@ pub fn check(
                                 "invalid timestamp {s:?}: expected an RFC 3339 date-time \
                                  such as \"2026-01-31T09:00:00Z\""
                             );
-                            sink.error(n.pos, &c.ctx, msg);
+                            sink.error(n.pos, &c.ctx.get(), msg);
                             ok = false;
                         }
                     },
@@ -204,7 +208,7 @@ pub fn check(
                                 "invalid timestamp {text}: epoch milliseconds must be an \
                                  integer of magnitude below 2^53"
                             );
-                            sink.error(n.pos, &c.ctx, msg);
+                            sink.error(n.pos, &c.ctx.get(), msg);
                             ok = false;
                         }
                     },
@@ -236,7 +240,7 @@ pub fn check(
                             });
                         }
                         None => {
-                            sink.error(n.pos, &c.ctx, format!("unknown segment {s:?}"));
+                            sink.error(n.pos, &c.ctx.get(), format!("unknown segment {s:?}"));
                             ok = false;
                         }
                     },

@@ -111,7 +111,7 @@ mod tests {
         Edge {
             to,
             pos: Pos::default(),
-            ctx: String::new(),
+            ctx: Default::default(),
         }
     }
 

@@ -14,7 +14,7 @@ pub struct Edge {
     /// Where the reference is.
     pub pos: Pos,
     /// Context for messages.
-    pub ctx: String,
+    pub ctx: crate::source::schema::LazyCtx,
 }
 
 /// All flags and segments of a compilation, checked.

@@ -219,7 +219,7 @@ pub fn build(files: Vec<String>, sources: &[SourceFile], out: &mut Vec<Diagnosti
             .clone()
             .unwrap_or((ValueKind::Bool, Rc::default()));
         let broken = ck.variations[i].is_none();
-        let ctx = format!("flag {:?}", d.key.name);
+        let ctx = || format!("flag {:?}", d.key.name);
         let base_p = ck.env_fields(d, &d.src.base, &seg_index, broken);
         let base = ck.complete(d, &ctx, kind, broken, base_p);
         let mut overrides: Vec<PartialEnvIr> =
@@ -241,7 +241,7 @@ pub fn build(files: Vec<String>, sources: &[SourceFile], out: &mut Vec<Diagnosti
                             env.name
                         )
                     };
-                    ck.error(d.file, env.pos, &format!("{ctx} environments"), msg);
+                    ck.error(d.file, env.pos, &format!("{} environments", ctx()), msg);
                 }
             }
         }
@@ -406,7 +406,7 @@ impl Checker<'_> {
         &mut self,
         file: usize,
         name: &Spanned<String>,
-        ctx: &str,
+        ctx: &dyn Fn() -> String,
         vars: &[(String, ValIr)],
         broken: bool,
     ) -> u32 {
@@ -415,7 +415,7 @@ impl Checker<'_> {
             None => {
                 if !broken {
                     let msg = unknown_variation(&name.value, vars);
-                    self.error(file, name.pos, ctx, msg);
+                    self.error(file, name.pos, &ctx(), msg);
                 }
                 0
             }
@@ -431,7 +431,7 @@ impl Checker<'_> {
     ) -> ServeIr {
         match s {
             ServeSrc::Variation { ctx, name } => {
-                ServeIr::Variation(self.variation(d.file, name, ctx, vars, broken))
+                ServeIr::Variation(self.variation(d.file, name, &|| ctx.get(), vars, broken))
             }
             ServeSrc::Rollout {
                 ctx,
@@ -448,7 +448,8 @@ impl Checker<'_> {
                             value: k.name.clone(),
                             pos: k.pos,
                         };
-                        (upper, self.variation(d.file, &name, ctx, vars, broken))
+                        let ctx = || ctx.get();
+                        (upper, self.variation(d.file, &name, &ctx, vars, broken))
                     })
                     .collect();
                 ServeIr::Rollout {
@@ -492,7 +493,8 @@ impl Checker<'_> {
             Field::Absent => {}
             Field::Invalid => out.off = Some(0),
             Field::Given(name) => {
-                out.off = Some(self.variation(d.file, name, &fctx("off_variation"), &vars, broken));
+                let ctx = || fctx("off_variation");
+                out.off = Some(self.variation(d.file, name, &ctx, &vars, broken));
             }
         }
         if let Some(prereqs) = &f.prerequisites {
@@ -500,7 +502,7 @@ impl Checker<'_> {
             for p in prereqs {
                 let Some(&to) = self.flag_index.get(p.flag.value.as_str()) else {
                     let msg = format!("unknown flag {:?}", p.flag.value);
-                    self.error(d.file, p.flag.pos, &p.ctx, msg);
+                    self.error(d.file, p.flag.pos, &p.ctx.get(), msg);
                     continue;
                 };
                 let pvars = self.variations[to].as_ref().map(|(_, v)| v.clone());
@@ -517,7 +519,7 @@ impl Checker<'_> {
                                     p.flag.value,
                                     quoted_list(pv.iter().map(|(n, _)| n.as_str()))
                                 );
-                                self.error(d.file, v.pos, &p.ctx, msg);
+                                self.error(d.file, v.pos, &p.ctx.get(), msg);
                             }
                         },
                     }
@@ -536,7 +538,6 @@ impl Checker<'_> {
             out.prereqs = Some(list);
         }
         if let Some(targets) = &f.targets {
-            let tctx = fctx("targets");
             let mut by_var: Vec<(u32, &[Spanned<String>])> = Vec::with_capacity(targets.len());
             for (var, keys) in targets {
                 match find_variation(&vars, &var.name) {
@@ -544,7 +545,7 @@ impl Checker<'_> {
                     None => {
                         if !broken {
                             let msg = unknown_variation(&var.name, &vars);
-                            self.error(d.file, var.pos, &tctx, msg);
+                            self.error(d.file, var.pos, &fctx("targets"), msg);
                         }
                     }
                 }
@@ -613,7 +614,7 @@ impl Checker<'_> {
     fn complete(
         &mut self,
         d: &FlagDef<'_>,
-        ctx: &str,
+        ctx: &dyn Fn() -> String,
         kind: ValueKind,
         broken: bool,
         p: PartialEnvIr,
@@ -634,7 +635,7 @@ impl Checker<'_> {
             }
             if kind != ValueKind::Bool {
                 let msg = format!("missing field `{field}` (required unless the flag is boolean)");
-                this.error(d.file, d.key.pos, ctx, msg);
+                this.error(d.file, d.key.pos, &ctx(), msg);
                 return 0;
             }
             match find_variation(&vars, name) {
@@ -644,7 +645,7 @@ impl Checker<'_> {
                         "unknown variation {name:?} (the default `{field}` of a boolean flag); \
                          add a variation {name:?} or set `{field}`"
                     );
-                    this.error(d.file, d.key.pos, ctx, msg);
+                    this.error(d.file, d.key.pos, &ctx(), msg);
                     0
                 }
             }
@@ -685,7 +686,7 @@ pub fn order(model: &Model, out: &mut Vec<Diagnostic>) -> Orders {
         out.push(Diagnostic::new(
             &files[s.file],
             Some(e.pos),
-            e.ctx.clone(),
+            e.ctx.get(),
             format!("segment cycle: segment {path}"),
         ));
     }
@@ -720,7 +721,7 @@ pub fn order(model: &Model, out: &mut Vec<Diagnostic>) -> Orders {
             let d = Diagnostic::new(
                 &files[f.file],
                 Some(e.pos),
-                e.ctx.clone(),
+                e.ctx.get(),
                 format!("prerequisite cycle: flag {path}"),
             );
             record(d, env);

@@ -5,7 +5,54 @@
 
 use super::yaml::{Key, Node, Value};
 use crate::diagnostics::{Pos, Sink};
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
+use std::rc::Rc;
+
+/// A context for messages stored with the source and formatted only when an
+/// error is shown: `base`, then each `(text, number)` part (the number only when
+/// nonzero), e.g. `flag "x"` + ` rule ` 2 + ` clause ` 1.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LazyCtx {
+    base: Rc<str>,
+    parts: [(&'static str, u32); 3],
+}
+
+impl LazyCtx {
+    /// `base` alone.
+    pub fn new(base: Rc<str>) -> Self {
+        LazyCtx {
+            base,
+            parts: [("", 0); 3],
+        }
+    }
+
+    /// This context followed by `text` and `n` (when nonzero).
+    pub fn push(&self, text: &'static str, n: u32) -> Self {
+        let mut out = self.clone();
+        if let Some(p) = out.parts.iter_mut().find(|p| p.0.is_empty()) {
+            *p = (text, n);
+        }
+        out
+    }
+
+    /// The context as text.
+    pub fn get(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for LazyCtx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.base)?;
+        for &(text, n) in &self.parts {
+            f.write_str(text)?;
+            if n != 0 {
+                write!(f, "{n}")?;
+            }
+        }
+        Ok(())
+    }
+}
 
 /// A value with the position it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +104,7 @@ pub struct FlagSrc {
 #[derive(Debug, Default)]
 pub struct EnvFields {
     /// Context naming this set of fields (`flag "x"` or `flag "x" environments.prod`).
-    pub ctx: String,
+    pub ctx: Rc<str>,
     /// `enabled`.
     pub enabled: Option<bool>,
     /// `off_variation`.
@@ -76,7 +123,7 @@ pub struct EnvFields {
 #[derive(Debug)]
 pub struct PrereqSrc {
     /// e.g. `flag "x" prerequisite 1`.
-    pub ctx: String,
+    pub ctx: LazyCtx,
     /// The prerequisite flag key.
     pub flag: Spanned<String>,
     /// Accepted variation names.
@@ -87,7 +134,7 @@ pub struct PrereqSrc {
 #[derive(Debug)]
 pub struct RuleSrc {
     /// e.g. `flag "x" rule 2`.
-    pub ctx: String,
+    pub ctx: LazyCtx,
     /// `id`.
     pub id: Option<Spanned<String>>,
     /// Well-formed clauses.
@@ -102,14 +149,14 @@ pub enum ServeSrc {
     /// A variation name.
     Variation {
         /// e.g. `flag "x" fallthrough`.
-        ctx: String,
+        ctx: LazyCtx,
         /// The name.
         name: Spanned<String>,
     },
     /// A percentage rollout whose percentages are valid and sum to 100.
     Rollout {
         /// e.g. `flag "x" fallthrough rollout`.
-        ctx: String,
+        ctx: LazyCtx,
         /// `(variation, thousandths of a percent)` in listed order.
         slices: Vec<(Key, u32)>,
         /// `bucket_by`.
@@ -170,7 +217,7 @@ impl OpName {
 #[derive(Debug)]
 pub struct ClauseSrc {
     /// e.g. `flag "x" rule 2 clause 1`.
-    pub ctx: String,
+    pub ctx: LazyCtx,
     /// `attribute` (absent for `in_segment`).
     pub attribute: Option<String>,
     /// `op`.
@@ -490,7 +537,7 @@ impl<'s, 'f> Reader<'s, 'f> {
         if let Some(flags) = flags.and_then(|n| self.map(n, &|| "flags".to_owned())) {
             out.flags.reserve(flags.len());
             for (k, v) in flags.iter_mut() {
-                let ctx = format!("flag \"{}\"", k.name);
+                let ctx: Rc<str> = format!("flag \"{}\"", k.name).into();
                 if !is_valid_name(&k.name, 127) {
                     let msg = "invalid flag key: expected [A-Za-z0-9][A-Za-z0-9._-]{0,127}";
                     self.err(k.pos, &ctx, msg);
@@ -503,7 +550,7 @@ impl<'s, 'f> Reader<'s, 'f> {
         }
         if let Some(segs) = segments.and_then(|n| self.map(n, &|| "segments".to_owned())) {
             for (k, v) in segs.iter_mut() {
-                let ctx = format!("segment \"{}\"", k.name);
+                let ctx: Rc<str> = format!("segment \"{}\"", k.name).into();
                 if !is_valid_name(&k.name, 127) {
                     let msg = "invalid segment key: expected [A-Za-z0-9][A-Za-z0-9._-]{0,127}";
                     self.err(k.pos, &ctx, msg);
@@ -517,11 +564,11 @@ impl<'s, 'f> Reader<'s, 'f> {
         out
     }
 
-    fn flag(&mut self, n: &mut Node, ctx: &str) -> Option<FlagSrc> {
+    fn flag(&mut self, n: &mut Node, ctx: &Rc<str>) -> Option<FlagSrc> {
         // `key:` with nothing: a boolean flag with every default.
         let f = match n.value {
             Value::Null => std::array::from_fn(|_| None),
-            _ => self.fields(n, &|| ctx.to_owned(), FLAG_FIELDS)?,
+            _ => self.fields(n, &|| ctx.to_string(), FLAG_FIELDS)?,
         };
         let [variations, enabled, off_variation, prerequisites, targets, rules, fallthrough, description, owner, tags, temporary, expires, client_side, environments] =
             f;
@@ -558,7 +605,7 @@ impl<'s, 'f> Reader<'s, 'f> {
             .and_then(|c| self.boolean(c, &fc("client_side")))
             .unwrap_or(false);
         let base = self.env_fields(
-            ctx.to_owned(),
+            ctx.clone(),
             [
                 enabled,
                 off_variation,
@@ -571,8 +618,8 @@ impl<'s, 'f> Reader<'s, 'f> {
         let mut overrides = Vec::new();
         if let Some(envs) = environments.and_then(|e| self.map(e, &fc("environments"))) {
             for (env, v) in envs.iter_mut() {
-                let ectx = format!("{ctx} environments.{}", env.name);
-                if let Some(fields) = self.fields(v, &|| ectx.clone(), ENV_FIELDS) {
+                let ectx: Rc<str> = format!("{ctx} environments.{}", env.name).into();
+                if let Some(fields) = self.fields(v, &|| ectx.to_string(), ENV_FIELDS) {
                     let f = self.env_fields(ectx, fields);
                     overrides.push((std::mem::take(env), f));
                 }
@@ -586,7 +633,7 @@ impl<'s, 'f> Reader<'s, 'f> {
         })
     }
 
-    fn env_fields(&mut self, owner: String, f: [Option<&mut Node>; 6]) -> EnvFields {
+    fn env_fields(&mut self, owner: Rc<str>, f: [Option<&mut Node>; 6]) -> EnvFields {
         let [enabled, off_variation, prerequisites, targets, rules, fallthrough] = f;
         // Fields are `flag "x" enabled` in the base, `flag "x" environments.p.enabled`
         // in an override.
@@ -628,7 +675,12 @@ impl<'s, 'f> Reader<'s, 'f> {
             out.rules = self.rules(r, &owner, &|| fc("rules"));
         }
         if let Some(ft) = fallthrough {
-            out.fallthrough = match self.serve(ft, fc("fallthrough")) {
+            let sep = if in_env {
+                ".fallthrough"
+            } else {
+                " fallthrough"
+            };
+            out.fallthrough = match self.serve(ft, LazyCtx::new(owner.clone()).push(sep, 0)) {
                 Some(s) => Field::Given(s),
                 None => Field::Invalid,
             };
@@ -637,21 +689,26 @@ impl<'s, 'f> Reader<'s, 'f> {
         out
     }
 
-    fn prerequisites(&mut self, n: &mut Node, owner: &str, ctx: Ctx<'_>) -> Option<Vec<PrereqSrc>> {
+    fn prerequisites(
+        &mut self,
+        n: &mut Node,
+        owner: &Rc<str>,
+        ctx: Ctx<'_>,
+    ) -> Option<Vec<PrereqSrc>> {
         let items = self.seq(n, ctx)?;
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter_mut().enumerate() {
-            let pctx = format!("{owner} prerequisite {}", i + 1);
+            let pctx = LazyCtx::new(owner.clone()).push(" prerequisite ", i as u32 + 1);
             let item_pos = item.pos;
             let Some([flag, variations]) =
-                self.fields(item, &|| pctx.clone(), ["flag", "variations"])
+                self.fields(item, &|| pctx.get(), ["flag", "variations"])
             else {
                 continue;
             };
             let flag = match flag {
                 Some(f) => self.spanned_string(f, &|| format!("{pctx} flag")),
                 None => {
-                    self.err(item_pos, &pctx, "missing field `flag`");
+                    self.err(item_pos, &pctx.get(), "missing field `flag`");
                     None
                 }
             };
@@ -666,7 +723,7 @@ impl<'s, 'f> Reader<'s, 'f> {
                     list
                 }
                 None => {
-                    self.err(item_pos, &pctx, "missing field `variations`");
+                    self.err(item_pos, &pctx.get(), "missing field `variations`");
                     None
                 }
             };
@@ -681,14 +738,14 @@ impl<'s, 'f> Reader<'s, 'f> {
         Some(out)
     }
 
-    fn rules(&mut self, n: &mut Node, owner: &str, ctx: Ctx<'_>) -> Option<Vec<RuleSrc>> {
+    fn rules(&mut self, n: &mut Node, owner: &Rc<str>, ctx: Ctx<'_>) -> Option<Vec<RuleSrc>> {
         let items = self.seq(n, ctx)?;
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter_mut().enumerate() {
-            let rctx = format!("{owner} rule {}", i + 1);
+            let rctx = LazyCtx::new(owner.clone()).push(" rule ", i as u32 + 1);
             let item_pos = item.pos;
             let Some([id, clauses, serve]) =
-                self.fields(item, &|| rctx.clone(), ["id", "clauses", "serve"])
+                self.fields(item, &|| rctx.get(), ["id", "clauses", "serve"])
             else {
                 continue;
             };
@@ -696,14 +753,14 @@ impl<'s, 'f> Reader<'s, 'f> {
             let clauses = match clauses {
                 Some(c) => self.clauses(c, &rctx),
                 None => {
-                    self.err(item_pos, &rctx, "missing field `clauses`");
+                    self.err(item_pos, &rctx.get(), "missing field `clauses`");
                     Vec::new()
                 }
             };
             let serve = match serve {
-                Some(s) => self.serve(s, format!("{rctx} serve")),
+                Some(s) => self.serve(s, rctx.push(" serve", 0)),
                 None => {
-                    self.err(item_pos, &rctx, "missing field `serve`");
+                    self.err(item_pos, &rctx.get(), "missing field `serve`");
                     None
                 }
             };
@@ -717,13 +774,13 @@ impl<'s, 'f> Reader<'s, 'f> {
         Some(out)
     }
 
-    fn clauses(&mut self, n: &mut Node, rctx: &str) -> Vec<ClauseSrc> {
+    fn clauses(&mut self, n: &mut Node, rctx: &LazyCtx) -> Vec<ClauseSrc> {
         let Some(items) = self.seq(n, &|| format!("{rctx} clauses")) else {
             return Vec::new();
         };
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter_mut().enumerate() {
-            let cctx = format!("{rctx} clause {}", i + 1);
+            let cctx = rctx.push(" clause ", i as u32 + 1);
             if let Some(c) = self.clause(item, cctx) {
                 out.push(c);
             }
@@ -731,13 +788,13 @@ impl<'s, 'f> Reader<'s, 'f> {
         out
     }
 
-    fn clause(&mut self, n: &mut Node, ctx: String) -> Option<ClauseSrc> {
+    fn clause(&mut self, n: &mut Node, ctx: LazyCtx) -> Option<ClauseSrc> {
         let pos = n.pos;
         let [attribute, op, values, negate] =
-            self.fields(n, &|| ctx.clone(), ["attribute", "op", "values", "negate"])?;
+            self.fields(n, &|| ctx.get(), ["attribute", "op", "values", "negate"])?;
         let op = match op {
             None => {
-                self.err(pos, &ctx, "missing field `op`");
+                self.err(pos, &ctx.get(), "missing field `op`");
                 None
             }
             Some(o) => {
@@ -773,14 +830,14 @@ impl<'s, 'f> Reader<'s, 'f> {
             }
             None => {
                 if op.is_some() && op != Some(OpName::InSegment) {
-                    self.err(pos, &ctx, "missing field `attribute`");
+                    self.err(pos, &ctx.get(), "missing field `attribute`");
                 }
                 None
             }
         };
         let values = match values {
             None => {
-                self.err(pos, &ctx, "missing field `values`");
+                self.err(pos, &ctx.get(), "missing field `values`");
                 None
             }
             Some(v) => {
@@ -808,7 +865,7 @@ impl<'s, 'f> Reader<'s, 'f> {
         })
     }
 
-    fn serve(&mut self, n: &mut Node, ctx: String) -> Option<ServeSrc> {
+    fn serve(&mut self, n: &mut Node, ctx: LazyCtx) -> Option<ServeSrc> {
         let pos = n.pos;
         match &n.value {
             Value::String(_) => Some(ServeSrc::Variation {
@@ -820,8 +877,8 @@ impl<'s, 'f> Reader<'s, 'f> {
             }),
             Value::Map(_) => {
                 let [rollout, bucket_by, salt] =
-                    self.fields(n, &|| ctx.clone(), ["rollout", "bucket_by", "salt"])?;
-                let rctx = format!("{ctx} rollout");
+                    self.fields(n, &|| ctx.get(), ["rollout", "bucket_by", "salt"])?;
+                let rctx = ctx.push(" rollout", 0);
                 let bucket_by = bucket_by.and_then(|b| {
                     let bpos = b.pos;
                     let s = self.string(b, &|| format!("{ctx} bucket_by"))?;
@@ -836,13 +893,13 @@ impl<'s, 'f> Reader<'s, 'f> {
                 });
                 let salt = salt.and_then(|s| self.string(s, &|| format!("{ctx} salt")));
                 let Some(rollout) = rollout else {
-                    self.err(pos, &ctx, "missing field `rollout`");
+                    self.err(pos, &ctx.get(), "missing field `rollout`");
                     return None;
                 };
                 let rpos = rollout.pos;
-                let entries = self.map(rollout, &|| rctx.clone())?;
+                let entries = self.map(rollout, &|| rctx.get())?;
                 if entries.is_empty() {
-                    self.err(rpos, &rctx, "a rollout needs at least one variation");
+                    self.err(rpos, &rctx.get(), "a rollout needs at least one variation");
                     return None;
                 }
                 let mut slices = Vec::with_capacity(entries.len());
@@ -871,7 +928,7 @@ impl<'s, 'f> Reader<'s, 'f> {
                 }
                 if sum != 100_000 {
                     let msg = format!("percentages sum to {}, not 100", format_thousandths(sum));
-                    self.err(rpos, &rctx, msg);
+                    self.err(rpos, &rctx.get(), msg);
                     return None;
                 }
                 Some(ServeSrc::Rollout {
@@ -882,18 +939,18 @@ impl<'s, 'f> Reader<'s, 'f> {
                 })
             }
             _ => {
-                self.type_err(n, &|| ctx.clone(), "a variation name or a rollout map");
+                self.type_err(n, &|| ctx.get(), "a variation name or a rollout map");
                 None
             }
         }
     }
 
-    fn segment(&mut self, key_pos: Pos, n: &mut Node, ctx: &str) -> Option<SegmentSrc> {
+    fn segment(&mut self, key_pos: Pos, n: &mut Node, ctx: &Rc<str>) -> Option<SegmentSrc> {
         let [include, exclude, rules, description] = match n.value {
             Value::Null => std::array::from_fn(|_| None),
             _ => self.fields(
                 n,
-                &|| ctx.to_owned(),
+                &|| ctx.to_string(),
                 ["include", "exclude", "rules", "description"],
             )?,
         };
@@ -910,14 +967,14 @@ impl<'s, 'f> Reader<'s, 'f> {
         let mut out_rules = Vec::new();
         if let Some(items) = rules.and_then(|r| self.seq(r, &|| format!("{ctx} rules"))) {
             for (i, item) in items.iter_mut().enumerate() {
-                let rctx = format!("{ctx} rule {}", i + 1);
+                let rctx = LazyCtx::new(ctx.clone()).push(" rule ", i as u32 + 1);
                 let item_pos = item.pos;
-                let Some([clauses]) = self.fields(item, &|| rctx.clone(), ["clauses"]) else {
+                let Some([clauses]) = self.fields(item, &|| rctx.get(), ["clauses"]) else {
                     continue;
                 };
                 match clauses {
                     Some(c) => out_rules.push(self.clauses(c, &rctx)),
-                    None => self.err(item_pos, &rctx, "missing field `clauses`"),
+                    None => self.err(item_pos, &rctx.get(), "missing field `clauses`"),
                 }
             }
         }
