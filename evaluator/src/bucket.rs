@@ -4,11 +4,9 @@
 //! a string attribute's UTF-8 bytes or an integer's decimal digits.
 
 use crate::context::{AttrValue, Scalar};
-use crate::model::BUCKETS;
+use crate::model::{BUCKETS, SAFE_INTEGER_LIMIT};
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 
-/// Largest magnitude of a number that buckets as an integer (2^53).
-const MAX_SAFE: f64 = 9_007_199_254_740_992.0;
 const STACK: usize = 128;
 
 /// Hashes `salt ++ ":" ++ value` into a bucket in `0..100000`.
@@ -42,7 +40,9 @@ pub fn bucket(salt: &[u8], value: &[u8]) -> u32 {
 pub fn bucket_attr(salt: &[u8], value: &AttrValue) -> Option<u32> {
     match value {
         AttrValue::Scalar(Scalar::String(s)) => Some(bucket(salt, s.as_bytes())),
-        AttrValue::Scalar(Scalar::Number(n)) if n.fract() == 0.0 && n.abs() < MAX_SAFE => {
+        AttrValue::Scalar(Scalar::Number(n))
+            if n.fract() == 0.0 && n.abs() < SAFE_INTEGER_LIMIT =>
+        {
             let mut buf = itoa::Buffer::new();
             Some(bucket(salt, buf.format(*n as i64).as_bytes()))
         }

@@ -1,11 +1,7 @@
 //! Instants for the `before` / `after` operators: RFC 3339 text or Unix epoch
 //! milliseconds, compared as nanoseconds since the epoch (UTC).
 
-use crate::model::Instant;
-
-/// Largest magnitude of an epoch-millisecond number accepted (2^53, the integer
-/// range every platform's doubles represent exactly).
-const MAX_SAFE: f64 = 9_007_199_254_740_992.0;
+use crate::model::{Instant, SAFE_INTEGER_LIMIT};
 
 /// An instant from epoch milliseconds. Only integral values with |n| < 2^53 are
 /// instants; anything else (a fraction, NaN, infinity) is `None`.
@@ -16,7 +12,7 @@ const MAX_SAFE: f64 = 9_007_199_254_740_992.0;
 /// assert_eq!(instant::from_millis(1.5), None);
 /// ```
 pub fn from_millis(ms: f64) -> Option<Instant> {
-    if ms.is_finite() && ms.fract() == 0.0 && ms.abs() < MAX_SAFE {
+    if ms.is_finite() && ms.fract() == 0.0 && ms.abs() < SAFE_INTEGER_LIMIT {
         Some(Instant(ms as i128 * 1_000_000))
     } else {
         None

@@ -7,6 +7,7 @@
 //! renders them; JSON values render as the compact text the compiler stored.
 
 use crate::eval::{Detail, FlagValue, Reason};
+use crate::model::SAFE_INTEGER_LIMIT;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
 
@@ -15,7 +16,7 @@ impl Serialize for FlagValue<'_> {
         match *self {
             FlagValue::Bool(b) => s.serialize_bool(b),
             FlagValue::Number(n) => {
-                if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+                if n.fract() == 0.0 && n.abs() < SAFE_INTEGER_LIMIT {
                     s.serialize_i64(n as i64)
                 } else {
                     s.serialize_f64(n)

@@ -21,6 +21,11 @@ pub type SegmentId = u32;
 /// Index into a flag's [`Flag::variations`].
 pub type VariationId = u32;
 
+/// Numbers with a magnitude below this (2^53) are integers every platform's
+/// doubles represent exactly; they bucket as integers, count as epoch-millisecond
+/// instants, and render without a fraction.
+pub const SAFE_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0;
+
 /// Bucket space of a rollout: a bucket is in `0..BUCKETS`, one unit is 0.001 %.
 pub const BUCKETS: u32 = 100_000;
 

@@ -270,7 +270,7 @@ fn to_json(n: &Node) -> Result<serde_json::Value, (Pos, String)> {
         Value::Null | Value::Invalid => serde_json::Value::Null,
         Value::Bool(b) => serde_json::Value::Bool(*b),
         Value::Number { value, .. } => {
-            if value.fract() == 0.0 && value.abs() < 9_007_199_254_740_992.0 {
+            if value.fract() == 0.0 && value.abs() < edgeflag_evaluator::model::SAFE_INTEGER_LIMIT {
                 serde_json::Value::from(*value as i64)
             } else {
                 serde_json::Number::from_f64(*value)

@@ -179,6 +179,7 @@ fn clause(rs: &Ruleset, c: &Clause) -> String {
         rs.str(rs.body().attributes[c.attribute as usize])
             .to_owned()
     };
+    let not = if c.negate { "not " } else { "" };
     let semver = |v: &edgeflag_evaluator::model::Semver| {
         let mut s = format!("{}.{}.{}", v.major, v.minor, v.patch);
         if let Some(p) = v.pre {
@@ -226,11 +227,9 @@ fn clause(rs: &Ruleset, c: &Clause) -> String {
                 v.iter()
                     .map(|&s| rs.str(rs.body().segments[s as usize].key).to_owned()),
             );
-            let not = if c.negate { "not " } else { "" };
             return format!("{not}in segment {segs}");
         }
     };
-    let not = if c.negate { "not " } else { "" };
     format!("{not}{} {op} {vals}", attr())
 }
 
