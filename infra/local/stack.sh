@@ -277,7 +277,8 @@ nginx_config() {
   if [ "$CDN_CURRENT_TTL" -gt 0 ] 2>/dev/null; then
     current_rules="
             # micro-cache (EDGEFLAG_CDN_CURRENT_TTL=$CDN_CURRENT_TTL): keep it ${CDN_CURRENT_TTL}s, then
-            # revalidate with If-None-Match (proxy_cache_revalidate), in the background
+            # revalidate with If-None-Match (proxy_cache_revalidate); while one request
+            # revalidates, others get the cached copy (use_stale updating)
             proxy_ignore_headers Cache-Control Expires;
             proxy_cache_valid 200 ${CDN_CURRENT_TTL}s;
             proxy_pass http://garage_web;"
@@ -350,7 +351,6 @@ http {
         proxy_cache_lock on;
         proxy_cache_lock_timeout 5s;
         proxy_cache_use_stale updating error timeout http_500 http_502 http_503 http_504;
-        proxy_cache_background_update on;
 
         # CORS, as \`edgeflag serve\` and the CloudFront response headers policy
         proxy_hide_header Access-Control-Allow-Origin;
