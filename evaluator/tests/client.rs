@@ -55,6 +55,7 @@ enum Mode {
 #[derive(Debug, Clone)]
 struct Request {
     at: Instant,
+    wall: std::time::SystemTime,
     path: String,
     if_none_match: Option<String>,
     status: u16,
@@ -264,6 +265,7 @@ async fn handle(mut sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::Resul
     let record = |status: u16| {
         state.lock().unwrap().requests.push(Request {
             at,
+            wall: std::time::SystemTime::now(),
             path: path.clone(),
             if_none_match: if_none_match.clone(),
             status,
@@ -660,8 +662,10 @@ async fn retry_after_http_date_is_honoured() {
     let origin = Origin::start(ruleset("production", 1, true)).await;
     let client = fast(&origin.url()).start().unwrap();
     assert!(client.wait_for_version(1, Duration::from_secs(10)).await);
-    // An HTTP date 3 s ahead: truncated to whole seconds, 2 to 3 s from now.
-    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(3));
+    // An HTTP date 3 s ahead (truncated to whole seconds: 2 to 3 s from now).
+    let until = std::time::SystemTime::now() + Duration::from_secs(3);
+    let date = httpdate::fmt_http_date(until);
+    let until = httpdate::parse_http_date(&date).unwrap();
     origin.queue(Mode::Status(429, Some(date)));
     eventually("a 429", || origin.count(RULESET_PATH, 429) == 1).await;
     eventually("a request after the 429", || {
@@ -670,8 +674,15 @@ async fn retry_after_http_date_is_honoured() {
     .await;
     let reqs = origin.ruleset_requests();
     let i = reqs.iter().position(|r| r.status == 429).unwrap();
+    // No request before the date (the 429 was served at most ~1 poll after
+    // `queue`, so the wait was at least about 1.9 s).
+    assert!(
+        reqs[i + 1].wall + Duration::from_millis(20) >= until,
+        "retried {:?} before the Retry-After date",
+        until.duration_since(reqs[i + 1].wall).unwrap_or_default()
+    );
     let gap = reqs[i + 1].at - reqs[i].at;
-    assert!(gap >= Duration::from_millis(1950), "retried after {gap:?}");
+    assert!(gap >= Duration::from_millis(1500), "retried after {gap:?}");
 }
 
 #[tokio::test]
@@ -770,10 +781,15 @@ async fn the_disk_cache_serves_a_restart_while_the_origin_is_down() {
     assert!(client.wait_for_version(5, Duration::from_secs(10)).await);
     assert!(client.bool_value(FLAG, &ctx(), false));
 
+    eventually("the cache file holds v5", || {
+        std::fs::read(&cache).is_ok_and(|b| version_of(&b) == 5)
+    })
+    .await;
+
     // A corrupt cache file is ignored, not fatal.
-    std::fs::write(&cache, b"not a ruleset").unwrap();
     drop(client);
     origin.stop();
+    std::fs::write(&cache, b"not a ruleset").unwrap();
     let client = fast(&origin.url()).cache_file(&cache).start().unwrap();
     assert!(client.ruleset().is_none());
     // Only the cache file remains in its directory (temporary files renamed).
