@@ -280,7 +280,10 @@ impl Poller {
             let mut resp = req.send().await.map_err(map_err)?;
             let status = resp.status();
             if status == StatusCode::NOT_MODIFIED || status.is_success() {
-                self.note_link(resp.headers());
+                // Relative links resolve against the URL that answered (after
+                // redirects).
+                let base = resp.url().clone();
+                self.note_link(resp.headers(), &base);
             }
             if status == StatusCode::NOT_MODIFIED {
                 return Ok(Fetched::NotModified);
@@ -364,11 +367,11 @@ impl Poller {
     }
 
     /// Starts (or retargets) the push task when the origin announces an event stream.
-    fn note_link(&mut self, headers: &HeaderMap) {
+    fn note_link(&mut self, headers: &HeaderMap, base: &Url) {
         if !self.cfg.push {
             return;
         }
-        let Some(url) = push::events_link(headers, &self.cfg.url) else {
+        let Some(url) = push::events_link(headers, base) else {
             return;
         };
         if self.push.as_ref().is_some_and(|p| p.url == url) {
