@@ -612,7 +612,17 @@ async fn a_ruleset_of_another_environment_is_refused() {
     eventually("a refusal", || client.status().consecutive_failures >= 2).await;
     assert!(client.ruleset().is_none());
     assert!(client.status().last_error.unwrap().contains("staging"));
+    // Without a ruleset every getter returns the caller's default.
     assert!(!client.bool_value(FLAG, &ctx(), false));
+    assert!(client.bool_value(FLAG, &ctx(), true));
+    assert_eq!(client.number_value(FLAG, &ctx(), 1.5), 1.5);
+    assert_eq!(client.string_value(FLAG, &ctx(), "dflt"), "dflt");
+    assert_eq!(client.json_value(FLAG, &ctx(), "{}"), "{}");
+    assert!(!client.ready(Duration::from_millis(200)).await);
+    // The origin switches to the right environment: accepted.
+    origin.set_body(ruleset("production", 1, true));
+    assert!(client.wait_for_version(1, Duration::from_secs(10)).await);
+    assert!(client.bool_value(FLAG, &ctx(), false));
     drop(client);
 
     // Learned environment: the first accepted ruleset sets it.
