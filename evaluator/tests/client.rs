@@ -746,6 +746,7 @@ async fn bootstrap_file_and_invalid_bootstraps() {
     );
     let bad_url = Client::builder("ftp://example.com/x").start();
     assert!(matches!(bad_url, Err(ClientError::InvalidUrl { .. })));
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
 
 #[test]
@@ -808,6 +809,8 @@ async fn the_disk_cache_serves_a_restart_while_the_origin_is_down() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names, [cache.file_name().unwrap()]);
+    drop(client);
+    let _ = std::fs::remove_dir_all(cache.parent().unwrap());
 }
 
 #[tokio::test]
