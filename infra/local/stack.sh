@@ -116,8 +116,8 @@ spawn() { # pidfile, logfile, command... — background, detached from this shel
   echo $! >"$pidfile"
 }
 
-stop_pidfile() { # what, pidfile, signal
-  local what=$1 pidfile=$2 sig=${3:-TERM} pid i
+stop_pidfile() { # what, pidfile, signal, grace seconds
+  local what=$1 pidfile=$2 sig=${3:-TERM} grace=${4:-10} pid i
   if ! pid_alive "$pidfile"; then
     rm -f "$pidfile"
     say "$what: not running"
@@ -125,12 +125,12 @@ stop_pidfile() { # what, pidfile, signal
   fi
   pid="$(cat "$pidfile")"
   kill "-$sig" "$pid" 2>/dev/null || true
-  for i in $(seq 1 50); do
+  for i in $(seq 1 $((grace * 5))); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.2
   done
   if kill -0 "$pid" 2>/dev/null; then
-    say "$what (pid $pid) still running after 10s; sending KILL"
+    say "$what (pid $pid) still running after ${grace}s; sending KILL"
     kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$pidfile"
@@ -207,9 +207,9 @@ garage_setup() {
   [ -n "$node_id" ] || die "garage: cannot read the node id (see $GARAGE_LOG)"
 
   # layout: one node, zone dc1, applied once
-  if garage_cli layout show 2>/dev/null | grep -q "$node_id\|${node_id:0:16}"; then
-    :
-  else
+  local layout
+  layout="$(garage_cli layout show 2>&1)" || die "garage: layout show failed: $layout"
+  if ! grep -q "${node_id:0:16}" <<<"$layout"; then
     say "garage: assigning layout to node ${node_id:0:16}"
     garage_cli layout assign -z dc1 -c 1G "$node_id" >/dev/null
     layout_version="$(garage_cli layout show 2>/dev/null \
@@ -254,14 +254,16 @@ start_garage() {
     say "garage: starting (s3 :$GARAGE_S3_PORT, web :$GARAGE_WEB_PORT, rpc :$GARAGE_RPC_PORT, admin :$GARAGE_ADMIN_PORT)"
     RUST_LOG="${GARAGE_LOG_LEVEL:-garage=warn,garage_api_common=warn,garage_web=warn}" \
       spawn "$GARAGE_PID" "$GARAGE_LOG" "$(garage_bin)" -c "$GARAGE_CONF" server
-    wait_until "garage (rpc)" "$GARAGE_LOG" "$GARAGE_PID" garage_cli node id -q
+    wait_until "garage (rpc)" "$GARAGE_LOG" "$GARAGE_PID" garage_cli status
   fi
   garage_setup
   wait_until "garage" "$GARAGE_LOG" "$GARAGE_PID" garage_ready
   say "garage: ready"
 }
 
-stop_garage() { stop_pidfile garage "$GARAGE_PID" TERM; }
+# Garage's graceful shutdown waits for open keep-alive connections (nginx holds some);
+# its sqlite metadata is crash-safe, so it gets 3 s before KILL.
+stop_garage() { stop_pidfile garage "$GARAGE_PID" TERM 3; }
 
 # ---------------------------------------------------------------- nginx -------
 NGINX_CONF="$NGINX_DIR/nginx.conf"
