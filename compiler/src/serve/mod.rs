@@ -82,11 +82,27 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    // Graceful shutdown waits for open responses, and event streams never end:
+    // give them a moment after the signal, then stop.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, http::router(state)).with_graceful_shutdown(async move {
+        shutdown().await;
+        let _ = stop_tx.send(true);
+    });
+    let deadline = async move {
+        let mut rx = stop_rx;
+        let _ = rx.wait_for(|stopped| *stopped).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        result = server => result?,
+        () = deadline => {}
+    }
     Ok(())
 }
+
+/// How long open responses (event streams included) get after Ctrl-C or SIGTERM.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 async fn shutdown() {
     let ctrl_c = async {

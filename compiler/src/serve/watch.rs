@@ -17,6 +17,17 @@ use tokio::sync::mpsc;
 /// file in several steps).
 const DEBOUNCE: Duration = Duration::from_millis(50);
 
+/// Whether a file-system event changes content (not a mere open or read).
+fn is_change(e: &notify::Event) -> bool {
+    use notify::event::{EventKind, ModifyKind};
+    match e.kind {
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Modify(_) => true,
+        _ => false,
+    }
+}
+
 /// Compiles `src` and publishes every environment into the served directory.
 pub async fn compile_and_publish(state: &State, src: &Path, actor: &str) {
     let compiled = match edgeflag_compiler::compile_path(src) {
@@ -60,10 +71,8 @@ pub async fn compile_and_publish(state: &State, src: &Path, actor: &str) {
 pub fn spawn(state: Arc<State>, src: PathBuf, actor: String) -> notify::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(e) = event {
-            if e.kind.is_modify() || e.kind.is_create() || e.kind.is_remove() {
-                let _ = tx.send(());
-            }
+        if event.is_ok_and(|e| is_change(&e)) {
+            let _ = tx.send(());
         }
     })?;
     watcher.watch(&src, RecursiveMode::Recursive)?;
@@ -84,8 +93,10 @@ pub fn spawn(state: Arc<State>, src: PathBuf, actor: String) -> notify::Result<(
 /// file systems without change events.
 pub fn spawn_dir_watch(state: Arc<State>) -> notify::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
+    // Only changes: reading the directory raises access events, which must not
+    // trigger another read.
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
+        if event.is_ok_and(|e| is_change(&e)) {
             let _ = tx.send(());
         }
     })?;
