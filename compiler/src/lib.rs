@@ -207,3 +207,15 @@ fn compile(
         })
         .collect())
 }
+
+/// Whether `name` is a valid environment name (`[A-Za-z0-9][A-Za-z0-9._-]{0,63}`),
+/// the same rule the compiler applies to `environments:`. Such a name is safe as
+/// one path segment in a directory, a bucket key and a URL.
+///
+/// ```
+/// assert!(edgeflag_compiler::is_valid_environment("eu-west.prod"));
+/// assert!(!edgeflag_compiler::is_valid_environment("../prod"));
+/// ```
+pub fn is_valid_environment(name: &str) -> bool {
+    source::schema::is_valid_name(name, 63)
+}

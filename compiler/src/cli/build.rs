@@ -6,7 +6,7 @@ use edgeflag_evaluator::format::{encode, EncodeOptions};
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-fn compile_or_report(src: &Path) -> Result<Vec<CompiledEnv>, CliError> {
+pub(crate) fn compile_or_report(src: &Path) -> Result<Vec<CompiledEnv>, CliError> {
     compile_path(src).map_err(|d| {
         eprint!("{d}");
         if !d.to_string().ends_with('\n') {

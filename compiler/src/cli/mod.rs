@@ -2,10 +2,12 @@
 //! lives in its own module.
 
 mod build;
-mod describe;
-mod diff;
+pub(crate) mod describe;
+pub(crate) mod diff;
 mod eval;
 mod inspect;
+mod publish;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use edgeflag_compiler::Diagnostics;
@@ -81,6 +83,53 @@ enum Command {
         #[arg(long)]
         exit_code: bool,
     },
+    /// Compile a source and publish each environment's ruleset as a new version
+    /// to S3 or a directory (see docs/distribution.md).
+    Publish {
+        /// YAML/JSON file or directory of them.
+        src: PathBuf,
+        #[command(flatten)]
+        target: publish::Target,
+        /// Only these environments (repeatable; default: all).
+        #[arg(long = "env")]
+        envs: Vec<String>,
+        /// Who is publishing, for the audit log (default: $EDGEFLAG_ACTOR,
+        /// $GITHUB_ACTOR, $USER).
+        #[arg(long)]
+        actor: Option<String>,
+        /// Publish a new version even when the rules did not change.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Republish an earlier version's rules as a new, higher version.
+    Rollback {
+        #[command(flatten)]
+        target: publish::Target,
+        /// The environment.
+        #[arg(long)]
+        env: String,
+        /// The version whose rules to restore.
+        #[arg(long)]
+        version: u64,
+        /// Who is rolling back, for the audit log.
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// List an environment's published versions: time, checksum, size, who, and
+    /// what changed.
+    History {
+        #[command(flatten)]
+        target: publish::Target,
+        /// The environment.
+        #[arg(long)]
+        env: String,
+        /// Print the manifest as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve a publish directory over HTTP: rulesets with ETag/304, a
+    /// Server-Sent Events push channel, /healthz and /metrics.
+    Serve(serve::ServeArgs),
 }
 
 /// Everything that can make a command fail.
@@ -101,6 +150,10 @@ pub enum CliError {
     Encode(#[from] edgeflag_evaluator::format::EncodeError),
     #[error("{0}")]
     Usage(String),
+    #[error("{0}")]
+    Publish(#[from] crate::publish::PublishError),
+    #[error("{0}")]
+    Serve(#[from] crate::serve::ServeError),
     /// Already reported; just fail.
     #[error("failed")]
     Reported,
@@ -152,6 +205,21 @@ pub fn main() -> ExitCode {
             env,
             exit_code,
         } => diff::run(&a, &b, env.as_deref(), exit_code),
+        Command::Publish {
+            src,
+            target,
+            envs,
+            actor,
+            force,
+        } => publish::publish(&src, &target, &envs, actor.as_deref(), force),
+        Command::Rollback {
+            target,
+            env,
+            version,
+            actor,
+        } => publish::rollback(&target, &env, version, actor.as_deref()),
+        Command::History { target, env, json } => publish::history(&target, &env, json),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

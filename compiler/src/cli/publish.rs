@@ -1,0 +1,157 @@
+//! `edgeflag publish`, `edgeflag rollback` and `edgeflag history`.
+
+use super::CliError;
+use crate::publish::dest::Destination;
+use crate::publish::manifest::Action;
+use crate::publish::store::{S3Options, Store};
+use crate::publish::{self, Outcome};
+use std::path::Path;
+
+/// Where to publish, and how to reach an S3-compatible store.
+#[derive(Debug, clap::Args)]
+pub struct Target {
+    /// Destination: `s3://bucket/prefix`, `file:///dir` or a directory path.
+    #[arg(long = "to")]
+    pub to: Destination,
+    /// S3 endpoint of an S3-compatible store (e.g. http://127.0.0.1:3900);
+    /// implies path-style addressing. Default: the AWS chain (`AWS_ENDPOINT_URL`…).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+    /// Address buckets by path (`endpoint/bucket/key`).
+    #[arg(long)]
+    pub path_style: bool,
+}
+
+impl Target {
+    fn options(&self) -> S3Options {
+        S3Options {
+            endpoint_url: self.endpoint_url.clone(),
+            path_style: self.path_style,
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| CliError::Io {
+            path: "tokio runtime".into(),
+            source,
+        })
+}
+
+fn report(env: &str, dest: &Destination, outcome: &Outcome) {
+    match outcome {
+        Outcome::Published {
+            version,
+            previous,
+            size,
+            checksum,
+            changes,
+        } => {
+            let from = previous.map_or(String::new(), |p| format!(" (was v{p})"));
+            println!(
+                "published {env} v{version}{from} to {dest}: {size} bytes, checksum {checksum:016x}"
+            );
+            for line in changes {
+                println!("  {line}");
+            }
+        }
+        Outcome::Unchanged { version } => {
+            println!("unchanged {env}: v{version} already has these rules");
+        }
+    }
+}
+
+/// `edgeflag publish SRC --to DEST [--env NAME…]`.
+pub fn publish(
+    src: &Path,
+    target: &Target,
+    envs: &[String],
+    actor: Option<&str>,
+    force: bool,
+) -> Result<bool, CliError> {
+    let compiled = super::build::compile_or_report(src)?;
+    for wanted in envs {
+        if !compiled.iter().any(|e| &e.name == wanted) {
+            let known: Vec<_> = compiled.iter().map(|e| e.name.as_str()).collect();
+            return Err(CliError::Usage(format!(
+                "--env {wanted}: no such environment in {} (it has: {})",
+                src.display(),
+                known.join(", ")
+            )));
+        }
+    }
+    let actor = publish::actor(actor);
+    runtime()?.block_on(async {
+        let store = Store::open(&target.to, &target.options()).await;
+        for env in compiled
+            .iter()
+            .filter(|e| envs.is_empty() || envs.contains(&e.name))
+        {
+            let outcome =
+                publish::publish_body(&store, &env.name, &env.body, Action::Publish, &actor, force)
+                    .await?;
+            report(&env.name, &target.to, &outcome);
+        }
+        Ok(true)
+    })
+}
+
+/// `edgeflag rollback --to DEST --env NAME --version N`.
+pub fn rollback(
+    target: &Target,
+    env: &str,
+    version: u64,
+    actor: Option<&str>,
+) -> Result<bool, CliError> {
+    let actor = publish::actor(actor);
+    runtime()?.block_on(async {
+        let store = Store::open(&target.to, &target.options()).await;
+        let outcome = publish::rollback(&store, env, version, &actor).await?;
+        if let Outcome::Published { version: new, .. } = outcome {
+            println!("rolled back {env} to the rules of v{version}, as v{new}");
+        }
+        report(env, &target.to, &outcome);
+        Ok(true)
+    })
+}
+
+/// `edgeflag history --to DEST --env NAME [--json]`.
+pub fn history(target: &Target, env: &str, json: bool) -> Result<bool, CliError> {
+    runtime()?.block_on(async {
+        let store = Store::open(&target.to, &target.options()).await;
+        let Some(manifest) = publish::history(&store, env).await? else {
+            return Err(CliError::Usage(format!(
+                "nothing published for environment {env} at {}",
+                target.to
+            )));
+        };
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&manifest).unwrap_or_default()
+            );
+            return Ok(true);
+        }
+        println!("{env} at {}: latest v{}", target.to, manifest.latest);
+        for e in manifest.versions.iter().rev() {
+            let what = match e.action {
+                Action::Publish => "publish".to_string(),
+                Action::Rollback { to } => format!("rollback to v{to}"),
+            };
+            let at = super::describe::rfc3339(edgeflag_evaluator::model::Instant(
+                i128::from(e.created_at_ms) * 1_000_000,
+            ));
+            println!(
+                "v{:<5} {at}  {:016}  {:>8} B  {what} by {}",
+                e.version, e.checksum, e.size, e.actor
+            );
+            for line in &e.changes {
+                println!("         {line}");
+            }
+        }
+        Ok(true)
+    })
+}

@@ -1,0 +1,112 @@
+//! Counters `edgeflag serve` exposes at `/metrics`, in the Prometheus text format.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+/// The server's counters and gauges. All relaxed atomics: no lock on the request path.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Ruleset responses with a body (`200`).
+    pub ruleset_full: AtomicU64,
+    /// Ruleset requests answered `304 Not Modified`.
+    pub ruleset_not_modified: AtomicU64,
+    /// Other files of the layout served.
+    pub files: AtomicU64,
+    /// Requests answered `404`.
+    pub not_found: AtomicU64,
+    /// Body bytes sent.
+    pub bytes_sent: AtomicU64,
+    /// Open event-stream subscriptions.
+    pub sse_clients: AtomicI64,
+    /// Events sent to subscribers.
+    pub sse_events: AtomicU64,
+    /// New rulesets picked up from the directory.
+    pub reloads: AtomicU64,
+    /// Files in the directory refused (corrupt, older, wrong environment).
+    pub reload_refused: AtomicU64,
+    /// `--watch` publishes that succeeded.
+    pub publish_ok: AtomicU64,
+    /// `--watch` compiles or publishes that failed.
+    pub publish_failed: AtomicU64,
+}
+
+impl Metrics {
+    /// The text exposition, with one `edgeflag_serve_ruleset_version` gauge per
+    /// environment.
+    pub fn render(&self, versions: &[(String, u64)]) -> String {
+        let mut out = String::with_capacity(2048);
+        let mut counter = |name: &str, help: &str, kind: &str, samples: &[(&str, i64)]| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, v) in samples {
+                let _ = writeln!(out, "{name}{labels} {v}");
+            }
+        };
+        let g = |a: &AtomicU64| a.load(Relaxed) as i64;
+        counter(
+            "edgeflag_serve_ruleset_requests_total",
+            "Ruleset requests by outcome.",
+            "counter",
+            &[
+                ("{status=\"200\"}", g(&self.ruleset_full)),
+                ("{status=\"304\"}", g(&self.ruleset_not_modified)),
+            ],
+        );
+        counter(
+            "edgeflag_serve_file_requests_total",
+            "Requests for versions, manifests and audit records.",
+            "counter",
+            &[("", g(&self.files))],
+        );
+        counter(
+            "edgeflag_serve_not_found_total",
+            "Requests answered 404.",
+            "counter",
+            &[("", g(&self.not_found))],
+        );
+        counter(
+            "edgeflag_serve_sent_bytes_total",
+            "Response body bytes sent.",
+            "counter",
+            &[("", g(&self.bytes_sent))],
+        );
+        counter(
+            "edgeflag_serve_sse_clients",
+            "Open event-stream subscriptions.",
+            "gauge",
+            &[("", self.sse_clients.load(Relaxed))],
+        );
+        counter(
+            "edgeflag_serve_sse_events_total",
+            "Events sent to subscribers.",
+            "counter",
+            &[("", g(&self.sse_events))],
+        );
+        counter(
+            "edgeflag_serve_reloads_total",
+            "Rulesets picked up from the directory, by result.",
+            "counter",
+            &[
+                ("{result=\"loaded\"}", g(&self.reloads)),
+                ("{result=\"refused\"}", g(&self.reload_refused)),
+            ],
+        );
+        counter(
+            "edgeflag_serve_watch_publishes_total",
+            "--watch compiles and publishes, by result.",
+            "counter",
+            &[
+                ("{result=\"ok\"}", g(&self.publish_ok)),
+                ("{result=\"failed\"}", g(&self.publish_failed)),
+            ],
+        );
+        let _ = writeln!(
+            out,
+            "# HELP edgeflag_serve_ruleset_version Version served per environment.\n\
+             # TYPE edgeflag_serve_ruleset_version gauge"
+        );
+        for (env, v) in versions {
+            let _ = writeln!(out, "edgeflag_serve_ruleset_version{{env=\"{env}\"}} {v}");
+        }
+        out
+    }
+}

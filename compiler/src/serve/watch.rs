@@ -1,0 +1,109 @@
+//! `--watch SRC`: compile and publish into the served directory at start and on
+//! every change of a source file. A source that fails validation is reported and
+//! the last good ruleset keeps serving.
+
+use super::state::State;
+use crate::publish::manifest::Action;
+use crate::publish::store::{DirStore, Store};
+use crate::publish::{self, Outcome};
+use notify::{RecursiveMode, Watcher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Changes that arrive within this window are compiled once (editors write a
+/// file in several steps).
+const DEBOUNCE: Duration = Duration::from_millis(50);
+
+/// Compiles `src` and publishes every environment into the served directory.
+pub async fn compile_and_publish(state: &State, src: &Path, actor: &str) {
+    let compiled = match edgeflag_compiler::compile_path(src) {
+        Ok(c) => c,
+        Err(diagnostics) => {
+            state.metrics.publish_failed.fetch_add(1, Relaxed);
+            eprint!("{diagnostics}");
+            eprintln!(
+                "edgeflag serve: {} error(s) in {}; still serving the last good rulesets",
+                diagnostics.len(),
+                src.display()
+            );
+            return;
+        }
+    };
+    let store = Store::Dir(DirStore::new(state.dir.clone()));
+    for env in &compiled {
+        match publish::publish_body(&store, &env.name, &env.body, Action::Publish, actor, false)
+            .await
+        {
+            Ok(Outcome::Published {
+                version, changes, ..
+            }) => {
+                state.metrics.publish_ok.fetch_add(1, Relaxed);
+                eprintln!("edgeflag serve: published {} v{version}", env.name);
+                for line in changes {
+                    eprintln!("  {line}");
+                }
+            }
+            Ok(Outcome::Unchanged { .. }) => {}
+            Err(e) => {
+                state.metrics.publish_failed.fetch_add(1, Relaxed);
+                eprintln!("edgeflag serve: publishing {} failed: {e}", env.name);
+            }
+        }
+    }
+    state.refresh();
+}
+
+/// Watches `src` and recompiles on change until the process ends.
+pub fn spawn(state: Arc<State>, src: PathBuf, actor: String) -> notify::Result<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(e) = event {
+            if e.kind.is_modify() || e.kind.is_create() || e.kind.is_remove() {
+                let _ = tx.send(());
+            }
+        }
+    })?;
+    watcher.watch(&src, RecursiveMode::Recursive)?;
+    tokio::spawn(async move {
+        // The watcher lives as long as this task.
+        let _watcher = watcher;
+        while rx.recv().await.is_some() {
+            tokio::time::sleep(DEBOUNCE).await;
+            while rx.try_recv().is_ok() {}
+            compile_and_publish(&state, &src, &actor).await;
+        }
+    });
+    Ok(())
+}
+
+/// Watches the served directory, so versions published by other processes
+/// (`edgeflag publish --to DIR`) are picked up at once; a periodic rescan covers
+/// file systems without change events.
+pub fn spawn_dir_watch(state: Arc<State>) -> notify::Result<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok() {
+            let _ = tx.send(());
+        }
+    })?;
+    std::fs::create_dir_all(&state.dir).map_err(notify::Error::io)?;
+    watcher.watch(&state.dir, RecursiveMode::Recursive)?;
+    tokio::spawn(async move {
+        let _watcher = watcher;
+        let mut rescan = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                msg = rx.recv() => {
+                    if msg.is_none() { break; }
+                    while rx.try_recv().is_ok() {}
+                }
+                _ = rescan.tick() => {}
+            }
+            state.refresh();
+        }
+    });
+    Ok(())
+}
