@@ -187,21 +187,23 @@ impl Ruleset {
         self.all_flags_json(&ctx.inner)
     }
 
-    /// A boolean flag's value by id, or `default`.
+    /// A boolean flag's value by id: 1 = true, 0 = false, 2 = no boolean value
+    /// (unknown id or another type: the caller's default applies).
     #[wasm_bindgen(js_name = boolById)]
-    pub fn bool_by_id(&self, id: i32, ctx: &Context, default: bool) -> bool {
+    pub fn bool_by_id(&self, id: i32, ctx: &Context) -> u8 {
         match self.served(id, &ctx.inner) {
-            Some(FlagValue::Bool(b)) => b,
-            _ => default,
+            Some(FlagValue::Bool(b)) => u8::from(b),
+            _ => 2,
         }
     }
 
-    /// A number flag's value by id, or `default`.
+    /// A number flag's value by id, or NaN when there is none (flag values are
+    /// always finite: the loader refuses others).
     #[wasm_bindgen(js_name = numberById)]
-    pub fn number_by_id(&self, id: i32, ctx: &Context, default: f64) -> f64 {
+    pub fn number_by_id(&self, id: i32, ctx: &Context) -> f64 {
         match self.served(id, &ctx.inner) {
             Some(FlagValue::Number(n)) => n,
-            _ => default,
+            _ => f64::NAN,
         }
     }
 
