@@ -11,7 +11,7 @@
 //! [`Ruleset::flag_id`] and cached on the JavaScript side) instead of a string.
 
 use edgeflag_evaluator as ef;
-use ef::{Detail, DecodeError, FlagValue};
+use ef::{DecodeError, Detail, FlagValue};
 use serde::Serializer as _;
 use wasm_bindgen::prelude::*;
 
@@ -133,8 +133,7 @@ impl Ruleset {
     /// `"<KIND>: <reason>"` (the package turns it into a `DecodeError`).
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(bytes: &[u8]) -> Result<Ruleset, JsError> {
-        Ruleset::decode(bytes)
-            .map_err(|e| JsError::new(&format!("{}: {e}", decode_error_kind(&e))))
+        Ruleset::decode(bytes).map_err(|e| JsError::new(&format!("{}: {e}", decode_error_kind(&e))))
     }
 
     /// Ruleset version (a per-environment counter; higher is newer).
