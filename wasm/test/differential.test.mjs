@@ -80,6 +80,7 @@ function differential(name, efr, attrs, n, seed) {
   const rs = Ruleset.fromBytes(new Uint8Array(readFileSync(efr)));
   let compared = 0;
   let refused = 0;
+  const kinds = new Set();
   for (let i = 0; i < n; i++) {
     const where = `${name}, seed ${seed}, context ${i + 1}: ${lines[i]}`;
     let ctx;
@@ -93,23 +94,29 @@ function differential(name, efr, attrs, n, seed) {
     }
     assert.doesNotMatch(native[i], /^\{"error":/, `${where}: native refused the context, WASM did not`);
     assert.equal(rs.allFlagsJSON(ctx), native[i], where);
+    for (const m of native[i].matchAll(/"kind":"([A-Z_]+)"/g)) kinds.add(m[1]);
     ctx.free();
     compared++;
   }
   rs.free();
-  return { compared, refused };
+  return { compared, refused, kinds };
 }
 
-test(`example flags: ${N} random contexts, native vs WASM, byte for byte`, () => {
+test(`example flags: ${N} random contexts, native vs WASM, byte for byte`, (t) => {
   const out = compile(path.join(ROOT, 'examples'));
   const attrs = exampleAttributes();
   for (const [i, env] of ['staging', 'production'].entries()) {
-    const { compared, refused } = differential(`examples/${env}`, path.join(out.dir, `${env}.efr`), attrs, N, SEED + i);
+    const { compared, refused, kinds } = differential(`examples/${env}`, path.join(out.dir, `${env}.efr`), attrs, N, SEED + i);
+    t.diagnostic(`${env}: ${compared} compared, ${refused} refused by both, reasons ${[...kinds].sort().join(' ')}`);
     assert.ok(compared > N * 0.9 && refused > 0, `${env}: compared ${compared}, refused ${refused}`);
+    // The generator reaches every outcome the example flags have.
+    for (const k of ['OFF', 'PREREQUISITE_FAILED', 'TARGET_MATCH', 'RULE_MATCH', 'FALLTHROUGH', 'DEFAULT']) {
+      if (env === 'production' || k !== 'OFF') assert.ok(kinds.has(k), `${env}: no ${k} among the results`);
+    }
   }
 });
 
-test('golden-vector sources (every operator): 1,000 random contexts each, native vs WASM', () => {
+test('golden-vector sources (every operator): 1,000 random contexts each, native vs WASM', (t) => {
   const suites = JSON.parse(readFileSync(path.join(ROOT, 'tests/vectors/cases.json'), 'utf8'));
   const seen = new Set();
   let k = 0;
@@ -122,8 +129,10 @@ test('golden-vector sources (every operator): 1,000 random contexts each, native
     writeFileSync(path.join(src, 'src', 'flags.json'), JSON.stringify(suite.source));
     const out = compile(path.join(src, 'src'));
     const env = suite.environment ?? 'default';
-    const { compared } = differential(`vectors/${suite.name}`, path.join(out.dir, `${env}.efr`),
+    const { compared, kinds } = differential(`vectors/${suite.name}`, path.join(out.dir, `${env}.efr`),
       [...attributesOf(suite.source)], 1000, SEED + 100 + k++);
+    t.diagnostic(`vectors/${suite.name}: ${compared} compared, reasons ${[...kinds].sort().join(' ')}`);
     assert.ok(compared > 900);
+    assert.ok(kinds.has('RULE_MATCH') || suite.name === 'rollouts', `vectors/${suite.name}: no rule ever matched`);
   }
 });

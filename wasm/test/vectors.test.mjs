@@ -21,7 +21,7 @@ function same(a, b) {
   return a === b;
 }
 
-test('golden vectors (tests/vectors/cases.json)', () => {
+test('golden vectors (tests/vectors/cases.json)', (t) => {
   const failures = [];
   let ran = 0;
   for (const suite of suites) {
@@ -73,6 +73,7 @@ test('golden vectors (tests/vectors/cases.json)', () => {
       ctx.free();
     }
   }
+  t.diagnostic(`${ran} cases in ${suites.length} suites`);
   assert.ok(ran > 50, `only ${ran} cases ran`);
   assert.deepEqual(failures, [], `${failures.length} of ${ran} cases failed`);
 });

@@ -14,7 +14,7 @@ import { WASM_DIR, exampleSourceCopy, startServe, waitFor } from './helpers.mjs'
 import { startProxy } from './proxy.mjs';
 
 const WORKERD = path.join(WASM_DIR, 'node_modules', '.bin', 'workerd');
-const MAX_AGE_MS = 300;
+const MAX_AGE_MS = 1000;
 let src, origin, proxy, worker, base, logs = '';
 
 function freePort() {
@@ -69,7 +69,9 @@ test('the edge function evaluates per request from a cached, revalidated ruleset
   const n = proxy.log.length;
   const t0 = Date.now();
   for (let i = 0; i < 20; i++) await ask(`flag=search-v2&key=user-${i}`);
-  if (Date.now() - t0 < MAX_AGE_MS) assert.equal(proxy.log.length, n, 'requests within max-age hit the origin');
+  const took = Date.now() - t0;
+  const checks = proxy.log.length - n;
+  assert.ok(checks <= Math.ceil(took / MAX_AGE_MS), `${checks} origin requests for 20 requests in ${took} ms`);
 
   // After MAX_AGE_MS a request revalidates: a conditional GET, answered 304.
   await new Promise((r) => setTimeout(r, MAX_AGE_MS + 50));
