@@ -26,13 +26,21 @@ if [ ! -x "$here/node_modules/.bin/wasm-opt" ]; then
   (cd "$here" && npm ci --no-audit --no-fund)
 fi
 
-# Size profile for this build only (the workspace's release profile is untouched).
+# Size profile for this build only (the workspace's release profile is untouched):
+# the evaluator and hashing at opt-level 3 (speed), the regex compiler, JSON and
+# the decoder, which run at load time, optimised for size.
+size_pkgs="${EDGEFLAG_WASM_SIZE_PKGS-regex-syntax regex-automata regex serde_json serde_core serde postcard}"
+size_opts=()
+for p in $size_pkgs; do
+  size_opts+=(--config "profile.release.package.$p.opt-level=\"${EDGEFLAG_WASM_SIZE_OPT_LEVEL:-z}\"")
+done
 CARGO_PROFILE_RELEASE_LTO=true \
 CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
-CARGO_PROFILE_RELEASE_OPT_LEVEL="${EDGEFLAG_WASM_OPT_LEVEL:-s}" \
+CARGO_PROFILE_RELEASE_OPT_LEVEL="${EDGEFLAG_WASM_OPT_LEVEL:-3}" \
 CARGO_PROFILE_RELEASE_PANIC=abort \
 CARGO_PROFILE_RELEASE_DEBUG=false \
-  cargo build --release --target wasm32-unknown-unknown -p edgeflag-wasm -j "$jobs" \
+  cargo build --release --target wasm32-unknown-unknown -p edgeflag-wasm -j "$jobs" "${size_opts[@]}" \
+  ${EDGEFLAG_WASM_CARGO_ARGS:-} \
   --manifest-path "$root/Cargo.toml"
 
 rm -rf "$gen"
