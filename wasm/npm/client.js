@@ -158,8 +158,9 @@ export function createClient(options = {}) {
     source.addEventListener('ruleset', (ev) => {
       let msg;
       try { msg = JSON.parse(ev.data); } catch { return; }
-      const newer = current === null || (typeof msg.version === 'number' && msg.version > current.version);
-      if (newer || (msg.etag && msg.etag !== etag && msg.version !== current?.version)) {
+      // Only a newer version is worth a request (the stream also announces the
+      // current one on connect).
+      if (current === null || (typeof msg.version === 'number' && msg.version > current.version)) {
         refresh().catch(() => {});
       }
     });
