@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the npm package and runs every WASM test in real runtimes:
+# Builds the npm package and runs every WASM test in real runtimes (plus a
+# TypeScript check of the declarations and the packed file list):
 #   Node (node:test): golden vectors, native-vs-WASM differential, the client
 #   against a real `edgeflag serve`; headless Chromium (Debian chromium +
 #   playwright-core); Cloudflare's workerd running examples/edge-worker.
@@ -40,9 +41,13 @@ export EDGEFLAG_BIN="$CARGO_TARGET_DIR/debug/edgeflag"
 step "edgeflag-wasm unit tests (native)"
 cargo test -p edgeflag-wasm -j "$jobs" --manifest-path "$root/Cargo.toml"
 
-step "WASM tests: Node, Chromium, workerd"
 cd "$here"
+step "TypeScript declarations (tsc --strict on test/types.ts)"
+node_modules/.bin/tsc -p test/tsconfig.json
+
+step "WASM tests: Node, Chromium, workerd"
 node --test --test-concurrency=1 \
+  test/package.test.mjs \
   test/vectors.test.mjs \
   test/differential.test.mjs \
   test/client.test.mjs \
