@@ -11,6 +11,97 @@
 import { Ruleset, DecodeError } from './core.js';
 
 const MAX_BACKOFF_MS = 5 * 60_000;
+
+/** Package-wide defaults an entry point may set (the Node entry sets EventSource). */
+export const defaults = { EventSource: undefined };
+
+/**
+ * A minimal EventSource over fetch and a streamed body, for runtimes without one
+ * (Node). Dispatches `open`, `error` and named events with `{type, data,
+ * lastEventId}`; reconnects after `retry` ms (server-set, default 3 s) until closed.
+ */
+export class FetchEventSource {
+  constructor(url, { fetch: fetchImpl = globalThis.fetch?.bind(globalThis) } = {}) {
+    this.url = url;
+    this._fetch = fetchImpl;
+    this._listeners = new Map();
+    this._abort = null;
+    this._closed = false;
+    this._retryMs = 3000;
+    this._lastId = '';
+    this._timer = null;
+    this._connect();
+  }
+
+  addEventListener(type, f) {
+    if (!this._listeners.has(type)) this._listeners.set(type, new Set());
+    this._listeners.get(type).add(f);
+  }
+
+  removeEventListener(type, f) {
+    this._listeners.get(type)?.delete(f);
+  }
+
+  close() {
+    this._closed = true;
+    clearTimeout(this._timer);
+    this._abort?.abort();
+  }
+
+  _emit(type, ev) {
+    for (const f of this._listeners.get(type) ?? []) {
+      try { f({ type, ...ev }); } catch { /* a listener's error is its own */ }
+    }
+  }
+
+  async _connect() {
+    if (this._closed) return;
+    this._abort = new AbortController();
+    try {
+      const headers = { Accept: 'text/event-stream' };
+      if (this._lastId) headers['Last-Event-ID'] = this._lastId;
+      const res = await this._fetch(this.url, { headers, signal: this._abort.signal });
+      if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+      this._emit('open', {});
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let buf = '';
+      let event = { type: '', data: [] };
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += decoder.decode(value, { stream: true });
+        let nl;
+        while ((nl = buf.search(/\r\n|\r|\n/)) >= 0) {
+          if (buf[nl] === '\r' && nl === buf.length - 1) break; // maybe half of a CRLF
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + (buf.startsWith('\r\n', nl) ? 2 : 1));
+          if (line === '') {
+            if (event.data.length) {
+              this._emit(event.type || 'message', { data: event.data.join('\n'), lastEventId: this._lastId });
+            }
+            event = { type: '', data: [] };
+            continue;
+          }
+          if (line.startsWith(':')) continue;
+          const i = line.indexOf(':');
+          const field = i < 0 ? line : line.slice(0, i);
+          const val = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+          if (field === 'event') event.type = val;
+          else if (field === 'data') event.data.push(val);
+          else if (field === 'id') this._lastId = val;
+          else if (field === 'retry' && /^\d+$/.test(val)) this._retryMs = Number(val);
+        }
+      }
+      throw new Error('stream ended');
+    } catch (e) {
+      if (this._closed) return;
+      this._emit('error', { error: e });
+      this._timer = setTimeout(() => this._connect(), this._retryMs);
+      this._timer?.unref?.();
+    }
+  }
+}
 const MIN_BACKOFF_MS = 1_000;
 
 function toRuleset(x) {
@@ -62,7 +153,7 @@ export function createClient(options = {}) {
     environment,
     events = true,
     fetch: fetchImpl = globalThis.fetch?.bind(globalThis),
-    EventSource: EventSourceImpl = globalThis.EventSource,
+    EventSource: EventSourceImpl = globalThis.EventSource ?? defaults.EventSource,
     requestInit = typeof document === 'undefined' ? {} : { cache: 'no-store' },
     maxBackoffMs = MAX_BACKOFF_MS,
     random = Math.random,

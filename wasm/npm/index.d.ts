@@ -104,7 +104,8 @@ export interface ClientOptions {
   /** Subscribe to the origin's push channel when offered (default true). */
   events?: boolean;
   fetch?: typeof fetch;
-  EventSource?: { new (url: string): EventTarget & { close(): void } };
+  /** Default: the global EventSource; in Node (none there) FetchEventSource. */
+  EventSource?: EventSourceLike;
   /** Extra fetch options (default in browsers: `{cache: 'no-store'}`). */
   requestInit?: RequestInit;
   /** Cap of the exponential backoff after failures (default 300000). */
@@ -143,3 +144,20 @@ export interface Client {
 export function createClient(options: ClientOptions): Client;
 export function eventsLink(header: string | null, base: string): string | null;
 export function retryAfterMs(value: string | null, now?: number): number | null;
+
+/** What the client needs of an EventSource. */
+export interface EventSourceLike {
+  new (url: string): {
+    addEventListener(type: string, listener: (event: { data?: string }) => void): void;
+    close(): void;
+  };
+}
+
+/** A minimal EventSource over fetch and a streamed body (used in Node). */
+export class FetchEventSource {
+  constructor(url: string, options?: { fetch?: typeof fetch });
+  readonly url: string;
+  addEventListener(type: string, listener: (event: { type: string; data?: string; lastEventId?: string; error?: unknown }) => void): void;
+  removeEventListener(type: string, listener: (event: { type: string; data?: string }) => void): void;
+  close(): void;
+}

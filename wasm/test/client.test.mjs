@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createClient, Context, Ruleset, eventsLink, retryAfterMs } from '../npm/node.js';
+import { createClient, Context, Ruleset, eventsLink, retryAfterMs, FetchEventSource } from '../npm/node.js';
 import { exampleSourceCopy, startServe, waitFor, compile } from './helpers.mjs';
 import { startProxy } from './proxy.mjs';
 
@@ -143,4 +143,34 @@ test('bootstrap serves before the first download; a bootstrap of another environ
   assert.ok(st2.lastError);
   notReady.close();
   assert.throws(() => Ruleset.fromBytes(staging.subarray(0, 100)), { name: 'DecodeError', kind: 'TRUNCATED' });
+});
+
+test('Node subscribes to the event stream (FetchEventSource) and gets a flip pushed', async () => {
+  const client = createClient({ url, pollIntervalMs: 600_000 });
+  const rs = await client.ready();
+  await waitFor(() => client.status().streaming, 10_000, 'the event stream');
+  const events = proxy.log.filter((e) => e.url === '/production/events');
+  assert.ok(events.length >= 1, 'the client followed the Link header to /production/events');
+  const polls = proxy.log.filter((e) => e.url.endsWith('/current.efr')).length;
+  flipSearch(false);
+  await waitFor(() => client.ruleset.version > rs.version, 30_000, 'the pushed flip');
+  assert.equal(client.evaluate('search-v2', user()).reason.kind, 'OFF');
+  // One download after the event, no timer polls (the interval is 10 minutes).
+  assert.equal(proxy.log.filter((e) => e.url.endsWith('/current.efr')).length, polls + 1);
+  client.close();
+  assert.equal(client.status().streaming, false);
+});
+
+test('FetchEventSource parses events split across chunks and CRLF line ends', async () => {
+  const chunks = [': keep-alive\r\n\r', '\nevent: rule', 'set\r\ndata: {"version":', '7}\r\n', '\r\nid: 9\ndata: a\ndata: b\n\n'];
+  const fakeFetch = async () => new Response(new ReadableStream({
+    start(c) { for (const ch of chunks) c.enqueue(new TextEncoder().encode(ch)); c.close(); },
+  }), { headers: { 'Content-Type': 'text/event-stream' } });
+  const es = new FetchEventSource('http://127.0.0.1:9/e', { fetch: fakeFetch });
+  const got = [];
+  es.addEventListener('ruleset', (e) => got.push(['ruleset', e.data]));
+  es.addEventListener('message', (e) => got.push(['message', e.data, e.lastEventId]));
+  await waitFor(() => got.length === 2, 5_000, 'two events');
+  es.close();
+  assert.deepEqual(got, [['ruleset', '{"version":7}'], ['message', 'a\nb', '9']]);
 });

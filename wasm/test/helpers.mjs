@@ -63,7 +63,13 @@ export function startServe({ dir, watch } = {}) {
           url: m[1],
           proc,
           stderr: () => stderr,
-          close: () => new Promise((r) => { if (proc.exitCode !== null) return r(); proc.once('exit', r); proc.kill('SIGTERM'); }),
+          // SIGTERM (graceful), then SIGKILL if open event streams hold it up.
+          close: () => new Promise((r) => {
+            if (proc.exitCode !== null) return r();
+            const t = setTimeout(() => proc.kill('SIGKILL'), 3000);
+            proc.once('exit', () => { clearTimeout(t); r(); });
+            proc.kill('SIGTERM');
+          }),
         });
       }
     });

@@ -38,7 +38,13 @@ export function startProxy(target) {
         res.end(body);
       });
     });
-    up.on('error', (e) => { entry.status = 502; res.writeHead(502); res.end(String(e)); });
+    up.on('error', (e) => {
+      entry.status ??= 502;
+      if (!res.headersSent) res.writeHead(502);
+      res.end(String(e));
+    });
+    // A client that goes away (a closed event stream) closes the upstream request too.
+    res.on('close', () => up.destroy());
     req.pipe(up);
   });
   return new Promise((resolve) => {
