@@ -8,8 +8,8 @@ resource "aws_cloudfront_origin_access_control" "rulesets" {
 
 # Mutable objects (<env>/current.efr, manifest.json): the origin sends
 # `public, max-age=0, must-revalidate` / `no-cache`, so with min and default TTL 0
-# CloudFront keeps the object but revalidates it with the origin (If-None-Match on
-# the S3 ETag) on every request, answering a client's own If-None-Match with 304.
+# CloudFront keeps the object but revalidates it with the origin (a conditional GET)
+# on every request, and answers a client's own If-None-Match with 304.
 # Nothing from the request is part of the cache key: query strings cannot bust it.
 resource "aws_cloudfront_cache_policy" "revalidate" {
   name        = "${var.bucket_name}-edgeflag-revalidate"

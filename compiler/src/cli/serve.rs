@@ -30,6 +30,7 @@ pub struct ServeArgs {
 pub fn run(args: ServeArgs) -> Result<bool, CliError> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("EDGEFLAG_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

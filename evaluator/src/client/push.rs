@@ -1,0 +1,326 @@
+//! Push: one Server-Sent Events connection to the URL an origin announces with
+//! `Link: <…>; rel="edgeflag-events"`. The task parses `event:`/`data:` lines and
+//! tells the poll loop about announced versions; the poll loop decides whether to
+//! fetch. The task reconnects by itself, with backoff, until it is aborted.
+
+use super::poll::backoff;
+use reqwest::header::{HeaderMap, ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LINK};
+use reqwest::Url;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Longest line accepted from the event stream; a longer one ends the connection.
+const MAX_LINE: usize = 64 * 1024;
+
+/// What the push task reports to the poll loop.
+#[derive(Debug)]
+pub(crate) enum PushMsg {
+    /// The event stream is open.
+    Connected,
+    /// An event announced this version (for this environment, when the event
+    /// names one).
+    Announced { env: Option<String>, version: u64 },
+    /// The stream ended or could not be opened; the task retries after a backoff.
+    Disconnected(String),
+}
+
+/// Settings of the push task.
+#[derive(Debug, Clone)]
+pub(crate) struct PushConfig {
+    /// Timeout to connect and receive the response headers.
+    pub connect_timeout: Duration,
+    /// A stream silent for this long is considered dead (the origin sends a
+    /// keep-alive comment every 15 s).
+    pub idle_timeout: Duration,
+    /// First reconnection delay; doubled per failure up to `max_backoff`.
+    pub base_backoff: Duration,
+    /// Longest reconnection delay.
+    pub max_backoff: Duration,
+}
+
+/// The event-stream URL announced by `Link` headers, resolved against `base`.
+pub(crate) fn events_link(headers: &HeaderMap, base: &Url) -> Option<Url> {
+    for value in headers.get_all(LINK) {
+        let Ok(value) = value.to_str() else { continue };
+        for link in split_links(value) {
+            let mut parts = link.split(';');
+            let target = parts.next().unwrap_or_default().trim();
+            let Some(target) = target.strip_prefix('<').and_then(|t| t.strip_suffix('>')) else {
+                continue;
+            };
+            let is_events = parts.any(|p| {
+                let Some((name, val)) = p.split_once('=') else {
+                    return false;
+                };
+                name.trim().eq_ignore_ascii_case("rel")
+                    && val
+                        .trim()
+                        .trim_matches('"')
+                        .split_ascii_whitespace()
+                        .any(|r| r.eq_ignore_ascii_case("edgeflag-events"))
+            });
+            if is_events {
+                if let Ok(url) = base.join(target) {
+                    return Some(url);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Splits a `Link` header value into links at commas outside `<…>` and quotes.
+fn split_links(value: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut in_angle, mut in_quote) = (0, false, false);
+    for (i, c) in value.char_indices() {
+        match c {
+            '<' if !in_quote => in_angle = true,
+            '>' if !in_quote => in_angle = false,
+            '"' if !in_angle => in_quote = !in_quote,
+            ',' if !in_angle && !in_quote => {
+                out.push(&value[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&value[start..]);
+    out
+}
+
+/// One dispatched Server-Sent Event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SseEvent {
+    pub event: String,
+    pub data: String,
+}
+
+/// Incremental `text/event-stream` parser (lines end with LF or CRLF).
+#[derive(Debug, Default)]
+pub(crate) struct SseParser {
+    line: Vec<u8>,
+    event: String,
+    data: String,
+    has_data: bool,
+}
+
+impl SseParser {
+    /// Feeds a chunk; returns the events it completes.
+    pub(crate) fn feed(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, String> {
+        let mut out = Vec::new();
+        for &b in chunk {
+            if b == b'\n' {
+                let mut line = std::mem::take(&mut self.line);
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                self.line_done(&line, &mut out);
+            } else {
+                if self.line.len() >= MAX_LINE {
+                    return Err(format!("event stream line longer than {MAX_LINE} bytes"));
+                }
+                self.line.push(b);
+            }
+        }
+        Ok(out)
+    }
+
+    fn line_done(&mut self, line: &[u8], out: &mut Vec<SseEvent>) {
+        if line.is_empty() {
+            if self.has_data {
+                let event = std::mem::take(&mut self.event);
+                out.push(SseEvent {
+                    event: if event.is_empty() {
+                        "message".to_owned()
+                    } else {
+                        event
+                    },
+                    data: std::mem::take(&mut self.data),
+                });
+            }
+            self.event.clear();
+            self.data.clear();
+            self.has_data = false;
+            return;
+        }
+        if line[0] == b':' {
+            return; // comment (keep-alive)
+        }
+        let line = String::from_utf8_lossy(line);
+        let (field, value) = match line.split_once(':') {
+            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+            None => (&*line, ""),
+        };
+        match field {
+            "event" => self.event = value.to_owned(),
+            "data" => {
+                if self.has_data {
+                    self.data.push('\n');
+                }
+                self.data.push_str(value);
+                self.has_data = true;
+            }
+            _ => {} // id, retry and unknown fields: not used
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Announcement {
+    #[serde(default)]
+    env: Option<String>,
+    version: u64,
+}
+
+/// The version announced by a `ruleset` event.
+pub(crate) fn announcement(ev: &SseEvent) -> Option<(Option<String>, u64)> {
+    if ev.event != "ruleset" {
+        return None;
+    }
+    serde_json::from_str::<Announcement>(&ev.data)
+        .ok()
+        .map(|a| (a.env, a.version))
+}
+
+/// Keeps one event stream open until the receiver is dropped or the task aborted.
+pub(crate) async fn run(
+    http: reqwest::Client,
+    url: Url,
+    cfg: PushConfig,
+    tx: mpsc::Sender<PushMsg>,
+) {
+    let mut failures = 0u32;
+    loop {
+        let mut connected = false;
+        let err = stream_once(&http, &url, &cfg, &tx, &mut connected).await;
+        let Some(err) = err else { return }; // receiver gone
+        if connected {
+            failures = 0;
+        }
+        failures = failures.saturating_add(1);
+        tracing::debug!(url = %url, error = %err, "event stream closed");
+        if tx.send(PushMsg::Disconnected(err)).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(backoff(cfg.base_backoff, cfg.max_backoff, failures)).await;
+    }
+}
+
+/// One connection. Returns why it ended, or `None` when the receiver is gone.
+async fn stream_once(
+    http: &reqwest::Client,
+    url: &Url,
+    cfg: &PushConfig,
+    tx: &mpsc::Sender<PushMsg>,
+    connected: &mut bool,
+) -> Option<String> {
+    let req = http
+        .get(url.clone())
+        .header(ACCEPT, "text/event-stream")
+        .header(CACHE_CONTROL, "no-cache");
+    let mut resp = match tokio::time::timeout(cfg.connect_timeout, req.send()).await {
+        Err(_) => return Some(format!("no response within {:?}", cfg.connect_timeout)),
+        Ok(Err(e)) => return Some(format!("request failed: {e}")),
+        Ok(Ok(r)) => r,
+    };
+    if !resp.status().is_success() {
+        return Some(format!("origin answered {}", resp.status().as_u16()));
+    }
+    let is_sse = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
+    if !is_sse {
+        return Some("response is not text/event-stream".to_owned());
+    }
+    *connected = true;
+    tracing::info!(url = %url, "event stream connected");
+    tx.send(PushMsg::Connected).await.ok()?;
+    let mut parser = SseParser::default();
+    loop {
+        let chunk = match tokio::time::timeout(cfg.idle_timeout, resp.chunk()).await {
+            Err(_) => return Some(format!("event stream silent for {:?}", cfg.idle_timeout)),
+            Ok(Err(e)) => return Some(format!("event stream failed: {e}")),
+            Ok(Ok(None)) => return Some("event stream ended".to_owned()),
+            Ok(Ok(Some(c))) => c,
+        };
+        let events = match parser.feed(&chunk) {
+            Ok(e) => e,
+            Err(e) => return Some(e),
+        };
+        for ev in events {
+            if let Some((env, version)) = announcement(&ev) {
+                tracing::debug!(version, "event stream announced a version");
+                tx.send(PushMsg::Announced { env, version }).await.ok()?;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn parses_events_across_chunks_and_ignores_comments() {
+        let mut p = SseParser::default();
+        let mut got = p.feed(b": keep-alive\n\nevent: rule").unwrap();
+        assert!(got.is_empty());
+        got.extend(p.feed(b"set\r\ndata: {\"env\":\"prod\",").unwrap());
+        got.extend(
+            p.feed(b"\"version\":7}\r\n\r\ndata: a\ndata: b\n\n")
+                .unwrap(),
+        );
+        assert_eq!(
+            got,
+            [
+                SseEvent {
+                    event: "ruleset".into(),
+                    data: "{\"env\":\"prod\",\"version\":7}".into()
+                },
+                SseEvent {
+                    event: "message".into(),
+                    data: "a\nb".into()
+                }
+            ]
+        );
+        assert_eq!(announcement(&got[0]), Some((Some("prod".into()), 7)));
+        assert_eq!(announcement(&got[1]), None);
+    }
+
+    #[test]
+    fn overlong_lines_are_refused() {
+        let mut p = SseParser::default();
+        assert!(p.feed(&vec![b'x'; MAX_LINE + 1]).is_err());
+    }
+
+    #[test]
+    fn finds_the_events_link_among_others() {
+        let base = Url::parse("http://h:1/production/current.efr").unwrap();
+        let mut h = HeaderMap::new();
+        h.append(LINK, HeaderValue::from_static("</a,b>; rel=\"next\""));
+        h.append(
+            LINK,
+            HeaderValue::from_static(
+                "<x>; rel=other, </production/events>; rel=\"edgeflag-events\"",
+            ),
+        );
+        assert_eq!(
+            events_link(&h, &base).map(|u| u.to_string()),
+            Some("http://h:1/production/events".to_owned())
+        );
+        let mut h = HeaderMap::new();
+        h.append(
+            LINK,
+            HeaderValue::from_static("<events>; rel=edgeflag-events"),
+        );
+        assert_eq!(
+            events_link(&h, &base).map(|u| u.to_string()),
+            Some("http://h:1/production/events".to_owned())
+        );
+        assert_eq!(events_link(&HeaderMap::new(), &base), None);
+    }
+}
