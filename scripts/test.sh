@@ -18,6 +18,9 @@ cargo test --workspace --all-features
 step "evaluator builds for wasm32-unknown-unknown (default features)"
 cargo build --target wasm32-unknown-unknown -p edgeflag-evaluator
 
+step "WASM package: golden vectors, differential, Node client, Chromium, workerd (wasm/test.sh)"
+bash wasm/test.sh
+
 step "benchmarks compile"
 cargo bench --workspace --no-run
 

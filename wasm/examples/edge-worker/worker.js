@@ -1,0 +1,46 @@
+// An edge function (Cloudflare Workers / workerd) that evaluates a flag per request.
+//
+// The ruleset is fetched from the origin (RULESET_URL, e.g. an `edgeflag serve`
+// or a CDN in front of the bucket) and cached in the isolate between requests. A
+// request older than MAX_AGE_MS since the last check revalidates it with
+// If-None-Match first: usually a 304 with no body, so the cost is one small
+// round trip every MAX_AGE_MS, not a download per request.
+//
+// GET /?flag=new-checkout&key=user-7&country=DE  →  {"flag":…,"detail":{…},…}
+import { createClient, Context } from './edgeflag/workerd.js';
+
+let client = null; // one per isolate, reused across requests
+
+export default {
+  async fetch(request, env) {
+    client ??= createClient({
+      url: env.RULESET_URL,
+      pollIntervalMs: 0, // no timers in an edge function: revalidate on requests
+      events: false,
+    });
+    const maxAgeMs = Number(env.MAX_AGE_MS ?? '5000');
+    const status = await client.revalidate(maxAgeMs);
+    const rs = client.ruleset;
+    if (!rs) {
+      return Response.json({ error: 'no ruleset yet', status }, { status: 503 });
+    }
+    const params = new URL(request.url).searchParams;
+    const flag = params.get('flag') ?? 'new-checkout';
+    const attributes = {};
+    for (const [name, value] of params) {
+      if (name !== 'flag') attributes[name] = value;
+    }
+    let ctx;
+    try {
+      ctx = new Context(attributes);
+    } catch (e) {
+      return Response.json({ error: e.message }, { status: 400 });
+    }
+    const detail = rs.evaluate(flag, ctx);
+    ctx.free();
+    return Response.json(
+      { flag, detail, version: rs.version, environment: rs.environment, etag: status.etag },
+      { headers: { 'x-edgeflag-version': String(rs.version) } },
+    );
+  },
+};

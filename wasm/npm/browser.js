@@ -1,0 +1,8 @@
+// Browsers and bundlers: fetches and instantiates the module next to this file
+// (`new URL(…, import.meta.url)` is understood by Vite, webpack 5, esbuild, Rollup).
+import init from './gen/edgeflag.js';
+
+await init({ module_or_path: new URL('./gen/edgeflag_bg.wasm', import.meta.url) });
+
+export * from './core.js';
+export { createClient, eventsLink, retryAfterMs, FetchEventSource } from './client.js';

@@ -1,0 +1,386 @@
+// A polling client for one `<env>/current.efr` (docs/distribution.md, "Clients").
+//
+// - polls with If-None-Match; a 304 keeps the current ruleset;
+// - swaps rulesets atomically (one assignment) and only forwards: a download that is
+//   undecodable, truncated, failing its checksum, for another environment or older
+//   than the one held is refused and the last good ruleset keeps serving;
+// - after failures backs off exponentially with jitter, and honours Retry-After;
+// - subscribes to the origin's push channel (Server-Sent Events) when the response
+//   carries `Link: <…>; rel="edgeflag-events"` and an EventSource is available,
+//   and fetches as soon as an event announces a newer version.
+import { Ruleset, DecodeError } from './core.js';
+
+const MAX_BACKOFF_MS = 5 * 60_000;
+
+/** Package-wide defaults an entry point may set (the Node entry sets EventSource). */
+export const defaults = { EventSource: undefined };
+
+/**
+ * A minimal EventSource over fetch and a streamed body, for runtimes without one
+ * (Node). Dispatches `open`, `error` and named events with `{type, data,
+ * lastEventId}`; reconnects after `retry` ms (server-set, default 3 s) until closed.
+ */
+export class FetchEventSource {
+  constructor(url, { fetch: fetchImpl = globalThis.fetch?.bind(globalThis) } = {}) {
+    this.url = url;
+    this._fetch = fetchImpl;
+    this._listeners = new Map();
+    this._abort = null;
+    this._closed = false;
+    this._retryMs = 3000;
+    this._lastId = '';
+    this._timer = null;
+    this._connect();
+  }
+
+  addEventListener(type, f) {
+    if (!this._listeners.has(type)) this._listeners.set(type, new Set());
+    this._listeners.get(type).add(f);
+  }
+
+  removeEventListener(type, f) {
+    this._listeners.get(type)?.delete(f);
+  }
+
+  close() {
+    this._closed = true;
+    clearTimeout(this._timer);
+    this._abort?.abort();
+  }
+
+  _emit(type, ev) {
+    for (const f of this._listeners.get(type) ?? []) {
+      try { f({ type, ...ev }); } catch { /* a listener's error is its own */ }
+    }
+  }
+
+  async _connect() {
+    if (this._closed) return;
+    this._abort = new AbortController();
+    try {
+      const headers = { Accept: 'text/event-stream' };
+      if (this._lastId) headers['Last-Event-ID'] = this._lastId;
+      const res = await this._fetch(this.url, { headers, signal: this._abort.signal });
+      if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+      this._emit('open', {});
+      const reader = res.body.getReader();
+      const decoder = new TextDecoder();
+      let buf = '';
+      let event = { type: '', data: [] };
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += decoder.decode(value, { stream: true });
+        let nl;
+        while ((nl = buf.search(/\r\n|\r|\n/)) >= 0) {
+          if (buf[nl] === '\r' && nl === buf.length - 1) break; // maybe half of a CRLF
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + (buf.startsWith('\r\n', nl) ? 2 : 1));
+          if (line === '') {
+            if (event.data.length) {
+              this._emit(event.type || 'message', { data: event.data.join('\n'), lastEventId: this._lastId });
+            }
+            event = { type: '', data: [] };
+            continue;
+          }
+          if (line.startsWith(':')) continue;
+          const i = line.indexOf(':');
+          const field = i < 0 ? line : line.slice(0, i);
+          const val = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+          if (field === 'event') event.type = val;
+          else if (field === 'data') event.data.push(val);
+          else if (field === 'id') this._lastId = val;
+          else if (field === 'retry' && /^\d+$/.test(val)) this._retryMs = Number(val);
+        }
+      }
+      throw new Error('stream ended');
+    } catch (e) {
+      if (this._closed) return;
+      this._emit('error', { error: e });
+      this._timer = setTimeout(() => this._connect(), this._retryMs);
+      this._timer?.unref?.();
+    }
+  }
+}
+const MIN_BACKOFF_MS = 1_000;
+
+function toRuleset(x) {
+  if (x instanceof Ruleset) return x;
+  return Ruleset.fromBytes(x);
+}
+
+/** The `rel="edgeflag-events"` target of a Link header, resolved against `base`. */
+export function eventsLink(header, base) {
+  if (!header) return null;
+  for (const part of header.split(/,(?=\s*<)/)) {
+    const m = /^\s*<([^>]*)>(.*)$/.exec(part);
+    if (!m) continue;
+    const rels = /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))/i.exec(m[2]);
+    const rel = rels ? (rels[1] ?? rels[2]) : '';
+    if (rel.split(/\s+/).includes('edgeflag-events')) {
+      try {
+        return new URL(m[1], base).href;
+      } catch {
+        return null;
+      }
+    }
+  }
+  return null;
+}
+
+/** Milliseconds to wait from a Retry-After value (seconds or an HTTP date). */
+export function retryAfterMs(value, now = Date.now()) {
+  if (value == null || value === '') return null;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? null : Math.max(0, t - now);
+}
+
+/**
+ * @param {object} options
+ * @param {string} options.url URL of `<env>/current.efr`.
+ * @param {number} [options.pollIntervalMs=30000] 0 = no timer: call `refresh()`.
+ * @param {Uint8Array|ArrayBuffer|Ruleset} [options.bootstrap] A ruleset to serve
+ *   until the first download (e.g. inlined into the page by the server).
+ * @param {string} [options.environment] Refuse rulesets of any other environment
+ *   (default: the environment of the first ruleset accepted).
+ */
+export function createClient(options = {}) {
+  const {
+    url,
+    pollIntervalMs = 30_000,
+    bootstrap,
+    environment,
+    events = true,
+    fetch: fetchImpl = globalThis.fetch?.bind(globalThis),
+    EventSource: EventSourceImpl = globalThis.EventSource ?? defaults.EventSource,
+    requestInit = typeof document === 'undefined' ? {} : { cache: 'no-store' },
+    maxBackoffMs = MAX_BACKOFF_MS,
+    random = Math.random,
+  } = options;
+  if (typeof url !== 'string' && !(url instanceof URL)) throw new TypeError('createClient: url is required');
+  if (typeof fetchImpl !== 'function') throw new TypeError('createClient: no fetch available');
+  const href = new URL(url, globalThis.location?.href).href;
+
+  let current = null;
+  let env = environment ?? null;
+  let etag = null;
+  let failures = 0;
+  let timer = null;
+  let inflight = null;
+  let again = false;
+  let closed = false;
+  let source = null;
+  let sourceUrl = null;
+  let lastCheckAt = 0;
+  const status = {
+    state: 'loading', // loading | ready | stale | closed
+    version: null,
+    environment: env,
+    etag: null,
+    lastSuccessAt: null,
+    lastError: null,
+    consecutiveFailures: 0,
+    streaming: false,
+    nextPollInMs: null,
+  };
+  const listeners = new Set();
+  const statusListeners = new Set();
+  let readyResolve;
+  const readyPromise = new Promise((r) => { readyResolve = r; });
+
+  function emitStatus() {
+    for (const f of statusListeners) {
+      try { f(snapshot()); } catch { /* a listener's error is its own */ }
+    }
+  }
+
+  function snapshot() {
+    return { ...status };
+  }
+
+  function accept(rs, newEtag) {
+    if (env !== null && rs.environment !== env) {
+      throw new DecodeError('WRONG_ENVIRONMENT', `ruleset is for environment "${rs.environment}", this client serves "${env}"`);
+    }
+    if (current !== null && rs.version < current.version) {
+      throw new DecodeError('OLDER_VERSION', `ruleset version ${rs.version} is older than the version held (${current.version})`);
+    }
+    if (newEtag !== undefined) etag = newEtag;
+    if (current !== null && rs.version === current.version) return false;
+    const previous = current;
+    current = rs; // the swap: one assignment, readers see the old or the new ruleset
+    env = rs.environment;
+    status.version = rs.version;
+    status.environment = env;
+    for (const f of listeners) {
+      try { f(rs, previous); } catch { /* a listener's error is its own */ }
+    }
+    readyResolve(rs);
+    return true;
+  }
+
+  if (bootstrap !== undefined && bootstrap !== null) {
+    accept(toRuleset(bootstrap));
+    status.state = 'ready';
+  }
+
+  function fail(err) {
+    failures += 1;
+    status.consecutiveFailures = failures;
+    status.lastError = err instanceof Error ? err.message : String(err);
+    status.state = current ? 'stale' : 'loading';
+  }
+
+  function backoffMs() {
+    const base = Math.max(MIN_BACKOFF_MS, Math.min(pollIntervalMs || MIN_BACKOFF_MS, MIN_BACKOFF_MS * 4));
+    const cap = Math.min(maxBackoffMs, base * 2 ** Math.min(failures - 1, 20));
+    return cap / 2 + random() * (cap / 2); // "equal jitter"
+  }
+
+  function subscribe(link) {
+    if (!events || closed || typeof EventSourceImpl !== 'function' || !link) return;
+    if (source && sourceUrl === link) return;
+    if (source) source.close();
+    sourceUrl = link;
+    source = new EventSourceImpl(link);
+    source.addEventListener('open', () => { status.streaming = true; emitStatus(); });
+    source.addEventListener('error', () => { status.streaming = false; emitStatus(); });
+    source.addEventListener('ruleset', (ev) => {
+      let msg;
+      try { msg = JSON.parse(ev.data); } catch { return; }
+      // Only a newer version is worth a request (the stream also announces the
+      // current one on connect).
+      if (current === null || (typeof msg.version === 'number' && msg.version > current.version)) {
+        refresh().catch(() => {});
+      }
+    });
+  }
+
+  async function fetchOnce() {
+    const headers = {};
+    if (etag) headers['If-None-Match'] = etag;
+    let res;
+    try {
+      res = await fetchImpl(href, { ...requestInit, headers: { ...(requestInit.headers || {}), ...headers } });
+    } catch (e) {
+      fail(e);
+      return { retryMs: null };
+    }
+    lastCheckAt = Date.now();
+    subscribe(eventsLink(res.headers.get('Link'), href));
+    const retry = retryAfterMs(res.headers.get('Retry-After'));
+    if (res.status === 304) {
+      if (res.body) res.body.cancel?.().catch?.(() => {});
+      return ok();
+    }
+    if (!res.ok) {
+      if (res.body) await res.arrayBuffer().catch(() => {});
+      fail(new Error(`GET ${href}: HTTP ${res.status}`));
+      return { retryMs: retry };
+    }
+    let bytes;
+    try {
+      bytes = new Uint8Array(await res.arrayBuffer());
+    } catch (e) {
+      fail(e);
+      return { retryMs: retry };
+    }
+    try {
+      accept(Ruleset.fromBytes(bytes), res.headers.get('ETag') ?? null);
+    } catch (e) {
+      // Refused: keep the last good ruleset. The ETag is not remembered, so the
+      // next poll downloads again (a truncated transfer is not the origin's fault).
+      fail(e);
+      return { retryMs: retry };
+    }
+    return ok();
+
+    function ok() {
+      failures = 0;
+      status.consecutiveFailures = 0;
+      status.lastError = null;
+      status.lastSuccessAt = Date.now();
+      status.etag = etag;
+      if (current) status.state = 'ready';
+      return { retryMs: retry };
+    }
+  }
+
+  function schedule(retryMs) {
+    if (closed || !(pollIntervalMs > 0)) { status.nextPollInMs = null; return; }
+    let delay = failures > 0 ? backoffMs() : pollIntervalMs * (0.9 + random() * 0.2);
+    if (retryMs != null) delay = Math.max(delay, retryMs);
+    delay = Math.min(delay, 2 ** 31 - 1);
+    status.nextPollInMs = Math.round(delay);
+    clearTimeout(timer);
+    timer = setTimeout(() => { refresh().catch(() => {}); }, delay);
+    timer?.unref?.(); // never keep a Node process alive for polling
+  }
+
+  /** Checks the origin now (at most one request at a time). Resolves to the status. */
+  function refresh() {
+    if (closed) return Promise.resolve(snapshot());
+    if (inflight) { again = true; return inflight; }
+    inflight = (async () => {
+      let r;
+      do {
+        again = false;
+        r = await fetchOnce();
+      } while (again && !closed);
+      inflight = null;
+      schedule(r.retryMs);
+      emitStatus();
+      return snapshot();
+    })();
+    return inflight;
+  }
+
+  refresh().catch(() => {});
+
+  const client = {
+    /** The ruleset currently served, or null before the first one. */
+    get ruleset() { return current; },
+    /** Resolves with the first ruleset (bootstrap or download). */
+    ready() { return readyPromise; },
+    refresh,
+    /** Revalidates only if the last check is older than `maxAgeMs` (edge functions). */
+    revalidate(maxAgeMs = 0) {
+      if (current && Date.now() - lastCheckAt < maxAgeMs) return Promise.resolve(snapshot());
+      return refresh();
+    },
+    status: snapshot,
+    /** `f(ruleset, previous)` after every swap. Returns an unsubscribe function. */
+    onChange(f) { listeners.add(f); return () => listeners.delete(f); },
+    /** `f(status)` after every check. Returns an unsubscribe function. */
+    onStatus(f) { statusListeners.add(f); return () => statusListeners.delete(f); },
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      if (source) source.close();
+      source = null;
+      status.state = 'closed';
+      status.streaming = false;
+      status.nextPollInMs = null;
+    },
+    evaluate(flagKey, ctx) {
+      return current ? current.evaluate(flagKey, ctx) : notReady();
+    },
+    boolValue(flagKey, ctx, d = false) { return current ? current.boolValue(flagKey, ctx, d) : d; },
+    numberValue(flagKey, ctx, d = 0) { return current ? current.numberValue(flagKey, ctx, d) : d; },
+    stringValue(flagKey, ctx, d = '') { return current ? current.stringValue(flagKey, ctx, d) : d; },
+    jsonValue(flagKey, ctx, d = null) { return current ? current.jsonValue(flagKey, ctx, d) : d; },
+    allFlags(ctx) { return current ? current.allFlags(ctx) : {}; },
+  };
+  return client;
+}
+
+function notReady() {
+  return {
+    value: null,
+    variation: null,
+    variation_index: null,
+    reason: { kind: 'ERROR', error_kind: 'CLIENT_NOT_READY' },
+    in_rollout: false,
+  };
+}

@@ -1,0 +1,220 @@
+// The public API over the raw wasm-bindgen exports. Every answer comes from the
+// Rust evaluator; this file only moves data across the boundary:
+// - a Context crosses once, as one JSON string, and is then passed by handle;
+// - typed getters pass a flag id (resolved once per ruleset and cached here), not
+//   the key string;
+// - details and allFlags come back as the JSON text the evaluator renders (the
+//   same bytes `edgeflag eval` prints) and are parsed here.
+import { Ruleset as RawRuleset, Context as RawContext } from './gen/edgeflag.js';
+
+/** Bytes refused as a ruleset. `kind` is a stable code (TRUNCATED, BAD_MAGIC, …). */
+export class DecodeError extends Error {
+  constructor(kind, message) {
+    super(message);
+    this.name = 'DecodeError';
+    this.kind = kind;
+  }
+}
+
+/** A context object the evaluator does not accept; the message names the attribute. */
+export class ContextError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'ContextError';
+  }
+}
+
+const GETTER = { bool: 1, string: 2, number: 3, json: 4 };
+
+function messageOf(e) {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function rawContext(text) {
+  try {
+    return RawContext.fromJSON(text);
+  } catch (e) {
+    throw new ContextError(messageOf(e));
+  }
+}
+
+function contextText(attributes) {
+  if (attributes === null || typeof attributes !== 'object' || Array.isArray(attributes)) {
+    throw new ContextError('invalid context: expected an object of attributes');
+  }
+  return JSON.stringify(attributes);
+}
+
+/**
+ * The attributes of the subject of an evaluation, converted once and reused for
+ * any number of evaluations (against any ruleset).
+ */
+export class Context {
+  constructor(attributes) {
+    this._raw = rawContext(contextText(attributes));
+  }
+
+  /** A context from the JSON text of an attribute object. */
+  static fromJSON(text) {
+    const ctx = Object.create(Context.prototype);
+    ctx._raw = rawContext(String(text));
+    return ctx;
+  }
+
+  /** The `key` attribute when it is a string. */
+  get key() {
+    return this._raw.key;
+  }
+
+  /** Releases the WASM memory now (otherwise the garbage collector does). */
+  free() {
+    this._raw.free();
+  }
+
+}
+
+if (typeof Symbol.dispose === 'symbol') Context.prototype[Symbol.dispose] = Context.prototype.free;
+
+/** A loaded, verified ruleset. Immutable; evaluations never throw. */
+export class Ruleset {
+  constructor(raw) {
+    if (!(raw instanceof RawRuleset)) throw new TypeError('use Ruleset.fromBytes');
+    this._raw = raw;
+    this._ids = new Map();
+    /** Ruleset version (higher is newer). */
+    this.version = raw.version;
+    /** Environment the ruleset was compiled for. */
+    this.environment = raw.environment;
+    /** Creation time, Unix milliseconds. */
+    this.createdAtMs = raw.createdAtMs;
+  }
+
+  /** Decodes and verifies a binary ruleset (`.efr`); throws a DecodeError. */
+  static fromBytes(bytes) {
+    if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
+    else if (ArrayBuffer.isView(bytes) && !(bytes instanceof Uint8Array)) {
+      bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('Ruleset.fromBytes expects a Uint8Array');
+    let raw;
+    try {
+      raw = RawRuleset.fromBytes(bytes);
+    } catch (e) {
+      const m = /^([A-Z_]+): ([\s\S]*)$/.exec(messageOf(e));
+      throw m ? new DecodeError(m[1], m[2]) : new DecodeError('UNKNOWN', messageOf(e));
+    }
+    return new Ruleset(raw);
+  }
+
+  /** Number of flags. */
+  get size() {
+    return this._raw.flagCount;
+  }
+
+  /** Flag keys in stored (prerequisite) order. */
+  flagKeys() {
+    return JSON.parse(this._raw.flagKeysJSON());
+  }
+
+  _id(key) {
+    let id = this._ids.get(key);
+    if (id === undefined) {
+      id = this._raw.flagId(String(key));
+      // Only known keys are cached, so unknown keys cannot grow the map.
+      if (id >= 0) this._ids.set(key, id);
+    }
+    return id;
+  }
+
+  // Runs `f` with a raw context: the handle of a Context, or a temporary one for a
+  // plain object (converted for this call only).
+  _with(ctx, f) {
+    if (ctx instanceof Context) return f(ctx._raw);
+    const raw = rawContext(contextText(ctx));
+    try {
+      return f(raw);
+    } finally {
+      raw.free();
+    }
+  }
+
+  /** The detail of a flag as the evaluator's JSON text (`getter`: bool/string/number/json). */
+  evaluateJSON(flagKey, ctx, getter) {
+    const code = getter === undefined ? 0 : GETTER[getter];
+    if (code === undefined) throw new TypeError(`unknown getter ${getter}`);
+    return this._with(ctx, (raw) => this._raw.detailJSON(String(flagKey), raw, code));
+  }
+
+  /** `{value, variation, variation_index, reason: {kind, …}, in_rollout}`. */
+  evaluate(flagKey, ctx) {
+    return JSON.parse(this.evaluateJSON(flagKey, ctx));
+  }
+
+  boolDetail(flagKey, ctx) {
+    return JSON.parse(this.evaluateJSON(flagKey, ctx, 'bool'));
+  }
+
+  stringDetail(flagKey, ctx) {
+    return JSON.parse(this.evaluateJSON(flagKey, ctx, 'string'));
+  }
+
+  numberDetail(flagKey, ctx) {
+    return JSON.parse(this.evaluateJSON(flagKey, ctx, 'number'));
+  }
+
+  jsonDetail(flagKey, ctx) {
+    return JSON.parse(this.evaluateJSON(flagKey, ctx, 'json'));
+  }
+
+  /** A boolean flag's value, or `defaultValue` (unknown flag, other type). */
+  boolValue(flagKey, ctx, defaultValue = false) {
+    const id = this._id(flagKey);
+    if (id < 0) return defaultValue;
+    const v = ctx instanceof Context
+      ? this._raw.boolById(id, ctx._raw)
+      : this._with(ctx, (raw) => this._raw.boolById(id, raw));
+    return v === 2 ? defaultValue : v === 1;
+  }
+
+  /** A number flag's value, or `defaultValue`. */
+  numberValue(flagKey, ctx, defaultValue = 0) {
+    const id = this._id(flagKey);
+    if (id < 0) return defaultValue;
+    const v = ctx instanceof Context
+      ? this._raw.numberById(id, ctx._raw)
+      : this._with(ctx, (raw) => this._raw.numberById(id, raw));
+    // Flag values are finite (the loader refuses others), so NaN means "no value".
+    return Number.isNaN(v) ? defaultValue : v;
+  }
+
+  /** A string flag's value, or `defaultValue`. */
+  stringValue(flagKey, ctx, defaultValue = '') {
+    const id = this._id(flagKey);
+    if (id < 0) return defaultValue;
+    const v = this._with(ctx, (raw) => this._raw.stringById(id, raw));
+    return v === undefined ? defaultValue : v;
+  }
+
+  /** A JSON flag's value (parsed), or `defaultValue`. */
+  jsonValue(flagKey, ctx, defaultValue = null) {
+    const id = this._id(flagKey);
+    if (id < 0) return defaultValue;
+    const v = this._with(ctx, (raw) => this._raw.jsonById(id, raw));
+    return v === undefined ? defaultValue : JSON.parse(v);
+  }
+
+  /** Every flag's detail as `{"<key>": detail, …}` JSON text, in stored order. */
+  allFlagsJSON(ctx) {
+    return this._with(ctx, (raw) => this._raw.allFlagsJSON(raw));
+  }
+
+  /** Every flag's detail, `{ [key]: detail }`: what a page needs to bootstrap. */
+  allFlags(ctx) {
+    return JSON.parse(this.allFlagsJSON(ctx));
+  }
+
+  /** Releases the WASM memory now (otherwise the garbage collector does). */
+  free() {
+    this._raw.free();
+  }
+}

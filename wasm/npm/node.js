@@ -1,0 +1,13 @@
+// Node ≥ 18: reads and instantiates the module synchronously at import.
+import { readFileSync } from 'node:fs';
+import { initSync } from './gen/edgeflag.js';
+import { defaults, FetchEventSource } from './client.js';
+
+initSync({ module: readFileSync(new URL('./gen/edgeflag_bg.wasm', import.meta.url)) });
+
+// Node has no global EventSource (before 22, and there behind a flag): the client
+// reads the origin's event stream over fetch instead.
+if (typeof globalThis.EventSource !== 'function') defaults.EventSource = FetchEventSource;
+
+export * from './core.js';
+export { createClient, eventsLink, retryAfterMs, FetchEventSource } from './client.js';

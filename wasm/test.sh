@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds the npm package and runs every WASM test in real runtimes (plus a
+# TypeScript check of the declarations and the packed file list):
+#   Node (node:test): golden vectors, native-vs-WASM differential, the client
+#   against a real `edgeflag serve`; headless Chromium (Debian chromium +
+#   playwright-core); Cloudflare's workerd running examples/edge-worker.
+# Installs only what is missing (Chromium via apt, node_modules via npm ci,
+# wasm-bindgen-cli and the wasm32 target via build.sh).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+jobs="${CARGO_BUILD_JOBS:-2}"
+step() { printf '\n==> %s\n' "$*"; }
+
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if [ "$node_major" -lt 18 ]; then
+  echo "wasm/test.sh needs Node >= 18 (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
+if [ ! -x "$CHROMIUM_PATH" ]; then
+  step "installing Chromium (apt)"
+  sudo_=""; [ "$(id -u)" -eq 0 ] || sudo_="sudo"
+  $sudo_ apt-get update -q && $sudo_ apt-get install -y -q chromium
+fi
+
+if [ ! -f "$here/node_modules/.package-lock.json" ] || [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
+  step "npm ci (wasm/)"
+  (cd "$here" && npm ci --no-audit --no-fund)
+fi
+
+step "build the npm package (wasm/build.sh)"
+bash "$here/build.sh"
+
+step "native CLI and origin (edgeflag compile/eval/serve)"
+cargo build -p edgeflag-compiler -j "$jobs" --manifest-path "$root/Cargo.toml"
+export EDGEFLAG_BIN="$CARGO_TARGET_DIR/debug/edgeflag"
+
+step "edgeflag-wasm unit tests (native)"
+cargo test -p edgeflag-wasm -j "$jobs" --manifest-path "$root/Cargo.toml"
+
+cd "$here"
+step "TypeScript declarations (tsc --strict on test/types.ts)"
+node_modules/.bin/tsc -p test/tsconfig.json
+
+step "WASM tests: Node, Chromium, workerd"
+node --test --test-concurrency=1 \
+  test/package.test.mjs \
+  test/vectors.test.mjs \
+  test/differential.test.mjs \
+  test/client.test.mjs \
+  test/chromium.test.mjs \
+  test/workerd.test.mjs

@@ -1,0 +1,176 @@
+// createClient against a real `edgeflag serve --watch` origin (through a recording,
+// fault-injecting loopback proxy): ETag polling, atomic swaps on a flag flip, the
+// refusals that keep the last good ruleset, backoff and Retry-After.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createClient, Context, Ruleset, eventsLink, retryAfterMs, FetchEventSource } from '../npm/node.js';
+import { exampleSourceCopy, startServe, waitFor, compile } from './helpers.mjs';
+import { startProxy } from './proxy.mjs';
+
+let src, origin, proxy, url;
+
+before(async () => {
+  src = exampleSourceCopy();
+  origin = await startServe({ watch: src });
+  proxy = await startProxy(origin.url);
+  url = `${proxy.url}/production/current.efr`;
+});
+
+after(async () => {
+  await proxy?.close();
+  await origin?.close();
+});
+
+/** Flips the production kill switch of search-v2 in the watched source. */
+function flipSearch(enabled) {
+  const f = path.join(src, 'flags', 'ops.yaml');
+  const text = readFileSync(f, 'utf8');
+  const next = text.replace(/^    enabled: (true|false)$/m, `    enabled: ${enabled}`);
+  assert.notEqual(next, text, 'the flip changed the source');
+  writeFileSync(f, next);
+}
+
+const user = () => new Context({ key: 'user-7', country: 'FR', plan: 'enterprise' });
+
+test('helpers: Link header and Retry-After parsing', () => {
+  assert.equal(eventsLink('</production/events>; rel="edgeflag-events"', 'http://h:1/production/current.efr'), 'http://h:1/production/events');
+  assert.equal(eventsLink('<https://x/a>; rel="other", </e>; rel=edgeflag-events', 'http://h/'), 'http://h/e');
+  assert.equal(eventsLink('</e>; rel="other"', 'http://h/'), null);
+  assert.equal(eventsLink(null, 'http://h/'), null);
+  assert.equal(retryAfterMs('3'), 3000);
+  assert.equal(retryAfterMs(new Date(10_000).toUTCString(), 4_000), 6000);
+  assert.equal(retryAfterMs('soon'), null);
+});
+
+test('polls with If-None-Match, swaps on a flip, refuses bad downloads and keeps the last good ruleset', async () => {
+  const client = createClient({ url, pollIntervalMs: 0 });
+  const changes = [];
+  client.onChange((rs, prev) => changes.push([rs.version, prev?.version ?? null]));
+  const rs1 = await client.ready();
+  assert.equal(rs1.environment, 'production');
+  const v1 = rs1.version;
+  const v1bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+  assert.equal(client.evaluate('search-v2', user()).reason.kind, 'OFF');
+  assert.equal(client.boolValue('search-v2', user(), true), false);
+
+  // Unchanged: a conditional GET answered 304, nothing swapped.
+  const n = proxy.log.length;
+  await client.refresh();
+  const last = proxy.log.at(-1);
+  assert.ok(proxy.log.length > n);
+  assert.equal(last.ifNoneMatch, client.status().etag);
+  assert.equal(last.status, 304);
+  assert.equal(client.ruleset, rs1);
+
+  // Corrupted, truncated, other environment: refused, the last good one serves on.
+  const staging = compile(src).read('staging');
+  for (const [fault, kind] of [['corrupt', /checksum/i], ['truncate', /truncated/i], [{ body: staging }, /environment/i]]) {
+    proxy.state.fault = fault;
+    const st = await client.refresh();
+    proxy.state.fault = null;
+    assert.equal(client.ruleset, rs1, `after ${JSON.stringify(fault)}`);
+    assert.equal(st.state, 'stale');
+    assert.match(st.lastError, kind);
+    assert.equal(st.consecutiveFailures, 1);
+    const ok = await client.refresh();
+    assert.equal(ok.state, 'ready');
+    assert.equal(ok.consecutiveFailures, 0);
+  }
+
+  // A flag flip: the watched source changes, serve republishes, the next poll swaps.
+  flipSearch(true);
+  await waitFor(async () => (await client.refresh()).version > v1, 30_000, 'the flipped ruleset');
+  const rs2 = client.ruleset;
+  assert.notEqual(rs2, rs1);
+  assert.notEqual(client.evaluate('search-v2', user()).reason.kind, 'OFF');
+  assert.deepEqual(changes, [[v1, null], [rs2.version, v1]]);
+  // The old ruleset still answers as before (a swap never mutates it).
+  assert.equal(rs1.evaluate('search-v2', user()).reason.kind, 'OFF');
+
+  // An older version is refused.
+  proxy.state.fault = { body: v1bytes };
+  const st = await client.refresh();
+  proxy.state.fault = null;
+  assert.equal(client.ruleset, rs2);
+  assert.match(st.lastError, /older/);
+  client.close();
+  assert.equal(client.status().state, 'closed');
+});
+
+test('timer polling, exponential backoff with jitter, Retry-After', async () => {
+  const client = createClient({ url, pollIntervalMs: 100, random: () => 1 });
+  await client.ready();
+  const start = proxy.log.length;
+  await waitFor(() => proxy.log.slice(start).filter((e) => e.status === 304).length >= 3, 10_000, 'three 304 polls');
+  const okDelay = client.status().nextPollInMs;
+  assert.ok(okDelay >= 90 && okDelay <= 110, `poll delay ${okDelay}`);
+
+  // Failures: backoff doubles (1 s, 2 s with random() = 1), Retry-After wins when longer.
+  proxy.state.fault = { status: 503, retryAfter: 7 };
+  const s1 = await client.refresh();
+  assert.equal(s1.consecutiveFailures, 1);
+  assert.equal(s1.nextPollInMs, 7000);
+  proxy.state.fault = { status: 500 };
+  const s2 = await client.refresh();
+  assert.equal(s2.nextPollInMs, 2000);
+  const s3 = await client.refresh();
+  assert.equal(s3.nextPollInMs, 4000);
+  assert.equal(client.ruleset !== null && s3.state, 'stale');
+  proxy.state.fault = null;
+  const s4 = await client.refresh();
+  assert.equal(s4.state, 'ready');
+  assert.ok(s4.nextPollInMs <= 110);
+  client.close();
+});
+
+test('bootstrap serves before the first download; a bootstrap of another environment is refused later', async () => {
+  const staging = compile(src).read('staging');
+  const client = createClient({ url, pollIntervalMs: 0, bootstrap: staging });
+  assert.equal(client.ruleset.environment, 'staging');
+  assert.equal(client.status().state, 'ready');
+  const st = await client.refresh(); // production bytes for a client locked to staging
+  assert.equal(client.ruleset.environment, 'staging');
+  assert.match(st.lastError, /environment/);
+  client.close();
+
+  const notReady = createClient({ url: 'http://127.0.0.1:9/none.efr', pollIntervalMs: 0 });
+  assert.equal(notReady.boolValue('search-v2', { key: 'u' }, true), true);
+  assert.equal(notReady.evaluate('search-v2', { key: 'u' }).reason.error_kind, 'CLIENT_NOT_READY');
+  const st2 = await notReady.refresh();
+  assert.equal(st2.state, 'loading');
+  assert.ok(st2.lastError);
+  notReady.close();
+  assert.throws(() => Ruleset.fromBytes(staging.subarray(0, 100)), { name: 'DecodeError', kind: 'TRUNCATED' });
+});
+
+test('Node subscribes to the event stream (FetchEventSource) and gets a flip pushed', async () => {
+  const client = createClient({ url, pollIntervalMs: 600_000 });
+  const rs = await client.ready();
+  await waitFor(() => client.status().streaming, 10_000, 'the event stream');
+  const events = proxy.log.filter((e) => e.url === '/production/events');
+  assert.ok(events.length >= 1, 'the client followed the Link header to /production/events');
+  const polls = proxy.log.filter((e) => e.url.endsWith('/current.efr')).length;
+  flipSearch(false);
+  await waitFor(() => client.ruleset.version > rs.version, 30_000, 'the pushed flip');
+  assert.equal(client.evaluate('search-v2', user()).reason.kind, 'OFF');
+  // One download after the event, no timer polls (the interval is 10 minutes).
+  assert.equal(proxy.log.filter((e) => e.url.endsWith('/current.efr')).length, polls + 1);
+  client.close();
+  assert.equal(client.status().streaming, false);
+});
+
+test('FetchEventSource parses events split across chunks and CRLF line ends', async () => {
+  const chunks = [': keep-alive\r\n\r', '\nevent: rule', 'set\r\ndata: {"version":', '7}\r\n', '\r\nid: 9\ndata: a\ndata: b\n\n'];
+  const fakeFetch = async () => new Response(new ReadableStream({
+    start(c) { for (const ch of chunks) c.enqueue(new TextEncoder().encode(ch)); c.close(); },
+  }), { headers: { 'Content-Type': 'text/event-stream' } });
+  const es = new FetchEventSource('http://127.0.0.1:9/e', { fetch: fakeFetch });
+  const got = [];
+  es.addEventListener('ruleset', (e) => got.push(['ruleset', e.data]));
+  es.addEventListener('message', (e) => got.push(['message', e.data, e.lastEventId]));
+  await waitFor(() => got.length === 2, 5_000, 'two events');
+  es.close();
+  assert.deepEqual(got, [['ruleset', '{"version":7}'], ['message', 'a\nb', '9']]);
+});

@@ -1,0 +1,100 @@
+// Shared test helpers: the native `edgeflag` binary, compiling sources, and a
+// real `edgeflag serve` origin on loopback.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, cpSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const WASM_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const ROOT = path.resolve(WASM_DIR, '..');
+const targetDir = process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target');
+/** The native CLI (`cargo build -p edgeflag-compiler`); EDGEFLAG_BIN overrides. */
+export const EDGEFLAG = process.env.EDGEFLAG_BIN || path.join(targetDir, 'debug', 'edgeflag');
+
+export function tempDir(prefix = 'edgeflag-wasm-') {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** Runs the CLI; throws with its stderr on a non-zero exit. */
+export function edgeflag(args, opts = {}) {
+  const r = spawnSync(EDGEFLAG, args, { encoding: 'utf8', maxBuffer: 1 << 30, ...opts });
+  if (r.error) throw r.error;
+  if (r.status !== 0 && !opts.allowFailure) {
+    throw new Error(`edgeflag ${args.join(' ')} exited ${r.status}:\n${r.stderr}`);
+  }
+  return r;
+}
+
+/** Compiles a source directory; returns { dir, read(env) → Uint8Array }. */
+export function compile(srcDir) {
+  const out = tempDir('edgeflag-out-');
+  edgeflag(['compile', srcDir, '--out', out]);
+  return { dir: out, read: (env) => new Uint8Array(readFileSync(path.join(out, `${env}.efr`))) };
+}
+
+/** A copy of examples/ that a test may edit (flag flips under --watch). */
+export function exampleSourceCopy() {
+  const dir = tempDir('edgeflag-src-');
+  cpSync(path.join(ROOT, 'examples'), dir, { recursive: true });
+  return dir;
+}
+
+/**
+ * Starts `edgeflag serve --dir DIR --listen 127.0.0.1:0 [--watch SRC]` and resolves
+ * with { url, proc, close() } once it prints its address.
+ */
+export function startServe({ dir, watch } = {}) {
+  const args = ['serve', '--dir', dir ?? tempDir('edgeflag-pub-'), '--listen', '127.0.0.1:0'];
+  if (watch) args.push('--watch', watch);
+  const proc = spawn(EDGEFLAG, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, EDGEFLAG_LOG: 'warn' } });
+  let stderr = '';
+  proc.stderr.on('data', (d) => { stderr += d; });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => { proc.kill(); reject(new Error(`edgeflag serve did not start:\n${stderr}`)); }, 60_000);
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`edgeflag serve exited ${code}:\n${stderr}`)); });
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({
+          url: m[1],
+          proc,
+          stderr: () => stderr,
+          // SIGTERM (graceful), then SIGKILL if open event streams hold it up.
+          close: () => new Promise((r) => {
+            if (proc.exitCode !== null) return r();
+            const t = setTimeout(() => proc.kill('SIGKILL'), 3000);
+            proc.once('exit', () => { clearTimeout(t); r(); });
+            proc.kill('SIGTERM');
+          }),
+        });
+      }
+    });
+  });
+}
+
+/** Polls `f` until it returns a truthy value or `ms` pass. */
+export async function waitFor(f, ms = 20_000, what = 'condition') {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A seeded PRNG (mulberry32): the same seed gives the same contexts. */
+export function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

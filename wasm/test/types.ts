@@ -1,0 +1,42 @@
+// Compile-only check of npm/index.d.ts (`tsc -p test/tsconfig.json`): the
+// documented usage type-checks under --strict, and misuse does not.
+import { createClient, Context, Ruleset, DecodeError, type Detail, type ClientStatus } from '@edgeflag/evaluator';
+
+declare const bytes: Uint8Array;
+
+const rules: Ruleset = Ruleset.fromBytes(bytes);
+const ctx = new Context({ key: 'user-7', country: 'FR', seats: 5, groups: ['beta', 2], gone: null });
+const on: boolean = rules.boolValue('new-checkout', ctx, false);
+const rate: number = rules.numberValue('job-skip-rate', { key: 'w1' }, 0);
+const name: string = rules.stringValue('theme', ctx, 'light');
+const detail: Detail = rules.evaluate('new-checkout', ctx);
+if (detail.reason.kind === 'RULE_MATCH') {
+  const id: string | null = detail.reason.rule_id;
+  void id;
+}
+const all: Record<string, Detail> = rules.allFlags(ctx);
+const version: number = rules.version;
+const environment: string = rules.environment;
+
+const client = createClient({ url: 'https://flags.example.com/production/current.efr', pollIntervalMs: 10_000 });
+const off: () => void = client.onChange((next: Ruleset, previous: Ruleset | null) => { void next; void previous; });
+client.status() satisfies ClientStatus;
+void client.ready().then((r: Ruleset) => r.version);
+
+try {
+  Ruleset.fromBytes(bytes);
+} catch (e) {
+  if (e instanceof DecodeError) {
+    const kind: string = e.kind;
+    void kind;
+  }
+}
+
+// @ts-expect-error: a flag key is a string
+rules.boolValue(42, ctx, false);
+// @ts-expect-error: objects are not attribute values
+new Context({ key: 'u', nested: { a: 1 } });
+// @ts-expect-error: url is required
+createClient({ pollIntervalMs: 5 });
+
+void [on, rate, name, all, version, environment, off];
