@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The full test command: formatting, lints, every test, the wasm32 build of the
-# evaluator, and a compile-only pass over the benchmarks.
+# The full test command: formatting, lints, offline infra checks, every test (with
+# the local S3 stack running: Garage, nginx as a CDN, moto), the wasm32 build of the
+# evaluator, the WASM package's tests, and a compile-only pass over the benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,16 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-step "cargo test"
+step "infra checks (shell, terraform via python-hcl2)"
+bash infra/check.sh
+
+step "local stack (garage, nginx, moto)"
+bash infra/local/stack.sh start
+[ "${EDGEFLAG_KEEP_STACK:-0}" = 1 ] || trap 'bash infra/local/stack.sh stop' EXIT
+eval "$(bash infra/local/stack.sh env)"
+bash infra/local/stack.sh check
+
+step "cargo test (including publish to Garage/moto and reads through nginx)"
 cargo test --workspace --all-features
 
 step "evaluator builds for wasm32-unknown-unknown (default features)"
