@@ -23,7 +23,7 @@ if [ "$have" != "$want" ]; then
 fi
 
 if [ ! -x "$here/node_modules/.bin/wasm-opt" ]; then
-  (cd "$here" && npm ci --no-audit --no-fund)
+  (cd "$here" && npm install --no-audit --no-fund)
 fi
 
 # Size profile for this build only (the workspace's release profile is untouched):

@@ -27,8 +27,8 @@ if [ ! -x "$CHROMIUM_PATH" ]; then
 fi
 
 if [ ! -f "$here/node_modules/.package-lock.json" ] || [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
-  step "npm ci (wasm/)"
-  (cd "$here" && npm ci --no-audit --no-fund)
+  step "npm install (wasm/, pinned by package-lock.json)"
+  (cd "$here" && npm install --no-audit --no-fund)
 fi
 
 step "build the npm package (wasm/build.sh)"
