@@ -394,9 +394,10 @@ start_nginx() {
     || die "nginx: configuration test failed ($NGINX_CONF)"
   say "nginx: starting (:$CDN_PORT -> garage web :$GARAGE_WEB_PORT, current.efr ttl ${CDN_CURRENT_TTL}s)"
   spawn "$NGINX_PID.master" "$NGINX_DIR/stdout.log" "$bin" -p "$NGINX_DIR/" -e "$NGINX_LOG" -c "$NGINX_CONF"
-  # nginx writes $NGINX_PID itself once it runs; until then track the spawned pid
+  # nginx (re)writes $NGINX_PID itself, truncating it first: watch the spawned
+  # master's pid instead until nginx answers, so that window is not a "crash".
+  wait_until nginx "$NGINX_LOG" "$NGINX_PID.master" nginx_ready
   cp "$NGINX_PID.master" "$NGINX_PID" && rm -f "$NGINX_PID.master"
-  wait_until nginx "$NGINX_LOG" "$NGINX_PID" nginx_ready
   if ! port_open "$GARAGE_WEB_PORT"; then
     say "nginx: warning: its origin (garage web :$GARAGE_WEB_PORT) is not up"
   fi
