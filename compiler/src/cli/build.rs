@@ -4,7 +4,6 @@ use super::{io_err, CliError};
 use edgeflag_compiler::{compile_path, CompiledEnv};
 use edgeflag_evaluator::format::{encode, EncodeOptions};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 pub(crate) fn compile_or_report(src: &Path) -> Result<Vec<CompiledEnv>, CliError> {
     compile_path(src).map_err(|d| {
@@ -35,16 +34,10 @@ pub fn validate(src: &Path) -> Result<bool, CliError> {
     Ok(true)
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 pub fn compile(src: &Path, out: &Path, version: Option<u64>) -> Result<bool, CliError> {
     let envs = compile_or_report(src)?;
     std::fs::create_dir_all(out).map_err(io_err(out))?;
-    let created_at_ms = now_ms();
+    let created_at_ms = crate::publish::now_ms();
     let version = version.unwrap_or(created_at_ms.max(1) as u64);
     for env in &envs {
         let bytes = encode(

@@ -233,6 +233,11 @@ fn clause(rs: &Ruleset, c: &Clause) -> String {
     format!("{not}{} {op} {vals}", attr())
 }
 
+/// Formats Unix milliseconds (a ruleset's creation time) as RFC 3339 UTC.
+pub fn rfc3339_ms(ms: i64) -> String {
+    rfc3339(Instant(i128::from(ms) * 1_000_000))
+}
+
 /// Formats an instant as RFC 3339 UTC (`Z`), with a fraction only when needed.
 pub fn rfc3339(t: Instant) -> String {
     let nanos = t.0.rem_euclid(1_000_000_000);

@@ -40,9 +40,7 @@ pub fn run(path: &Path, json: bool) -> Result<bool, CliError> {
     println!("version     {}", h.version);
     println!(
         "created     {} (unix ms {})",
-        describe::rfc3339(edgeflag_evaluator::model::Instant(
-            i128::from(h.created_at_ms) * 1_000_000
-        )),
+        describe::rfc3339_ms(h.created_at_ms),
         h.created_at_ms
     );
     println!("format      v{}", h.format_version);

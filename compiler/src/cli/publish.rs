@@ -141,9 +141,7 @@ pub fn history(target: &Target, env: &str, json: bool) -> Result<bool, CliError>
                 Action::Publish => "publish".to_string(),
                 Action::Rollback { to } => format!("rollback to v{to}"),
             };
-            let at = super::describe::rfc3339(edgeflag_evaluator::model::Instant(
-                i128::from(e.created_at_ms) * 1_000_000,
-            ));
+            let at = super::describe::rfc3339_ms(e.created_at_ms);
             println!(
                 "v{:<5} {at}  {:016}  {:>8} B  {what} by {}",
                 e.version, e.checksum, e.size, e.actor

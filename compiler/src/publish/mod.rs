@@ -8,9 +8,9 @@ pub mod layout;
 pub mod manifest;
 pub mod store;
 
-use crate::cli::{describe::rfc3339, diff::diff_rulesets};
+use crate::cli::{describe::rfc3339_ms, diff::diff_rulesets};
 use edgeflag_evaluator::format::{self, EncodeOptions, HEADER_LEN};
-use edgeflag_evaluator::model::{Body, Instant};
+use edgeflag_evaluator::model::Body;
 use edgeflag_evaluator::{DecodeError, Ruleset};
 use manifest::{Action, AuditRecord, Entry, Manifest};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -188,15 +188,20 @@ pub async fn publish_body(
         let (mut manifest, manifest_cond) = read_manifest(store, env).await?;
         let current_key = layout::current(env);
         let current = store.get(&current_key).await?;
-        // A current ruleset that no longer loads is still a version to exceed and
-        // to replace; it is not a base for a diff.
-        let current_rs = current
-            .as_ref()
-            .and_then(|o| Ruleset::from_bytes(&o.bytes).ok());
-        let current_version = current
+        // A current ruleset whose body no longer loads is still a version to
+        // exceed and to replace; it is not a base for a diff.
+        let (current_version, current_rs) = match current
             .as_ref()
             .and_then(|o| format::read_header(&o.bytes).ok())
-            .map(|(h, _)| h.version);
+        {
+            Some((header, body)) => (
+                Some(header.version),
+                format::decode_body(body)
+                    .and_then(|b| Ruleset::from_body(header, b))
+                    .ok(),
+            ),
+            None => (None, None),
+        };
         let next = manifest.latest.max(current_version.unwrap_or(0)).max(taken) + 1;
         let created_at_ms = now_ms();
         let bytes = format::encode(
@@ -253,7 +258,7 @@ pub async fn publish_body(
             action: action.clone(),
             actor: actor.to_string(),
             at_ms: created_at_ms,
-            at: rfc3339(Instant(i128::from(created_at_ms) * 1_000_000)),
+            at: rfc3339_ms(created_at_ms),
             checksum: format!("{checksum:016x}"),
             changes: changes.clone(),
             tool: concat!("edgeflag ", env!("CARGO_PKG_VERSION")).to_string(),

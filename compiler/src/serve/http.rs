@@ -96,23 +96,20 @@ fn respond(
     if let Some(link) = link {
         builder = builder.header(header::LINK, link);
     }
-    let counter = if kind == Kind::Current {
-        &state.metrics.ruleset_full
-    } else {
-        &state.metrics.files
+    let fresh = not_modified(headers, etag);
+    let m = &state.metrics;
+    let counter = match (kind, fresh) {
+        (Kind::Current, true) => &m.ruleset_not_modified,
+        (Kind::Current, false) => &m.ruleset_full,
+        _ => &m.files,
     };
-    if not_modified(headers, etag) {
-        if kind == Kind::Current {
-            state.metrics.ruleset_not_modified.fetch_add(1, Relaxed);
-        } else {
-            counter.fetch_add(1, Relaxed);
-        }
+    counter.fetch_add(1, Relaxed);
+    if fresh {
         return builder
             .status(StatusCode::NOT_MODIFIED)
             .body(Body::empty())
             .unwrap_or_default();
     }
-    counter.fetch_add(1, Relaxed);
     state
         .metrics
         .bytes_sent

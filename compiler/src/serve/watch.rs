@@ -67,15 +67,25 @@ pub async fn compile_and_publish(state: &State, src: &Path, actor: &str) {
     state.refresh();
 }
 
-/// Watches `src` and recompiles on change until the process ends.
-pub fn spawn(state: Arc<State>, src: PathBuf, actor: String) -> notify::Result<()> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
+/// A watcher of `path` (recursive) that sends `()` on every content change. It
+/// reacts only to changes: reading a watched directory raises access events, which
+/// must not trigger another read. Keep the watcher alive as long as the receiver.
+fn change_watcher(
+    path: &Path,
+) -> notify::Result<(notify::RecommendedWatcher, mpsc::UnboundedReceiver<()>)> {
+    let (tx, rx) = mpsc::unbounded_channel();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if event.is_ok_and(|e| is_change(&e)) {
             let _ = tx.send(());
         }
     })?;
-    watcher.watch(&src, RecursiveMode::Recursive)?;
+    watcher.watch(path, RecursiveMode::Recursive)?;
+    Ok((watcher, rx))
+}
+
+/// Watches `src` and recompiles on change until the process ends.
+pub fn spawn(state: Arc<State>, src: PathBuf, actor: String) -> notify::Result<()> {
+    let (watcher, mut rx) = change_watcher(&src)?;
     tokio::spawn(async move {
         // The watcher lives as long as this task.
         let _watcher = watcher;
@@ -92,16 +102,8 @@ pub fn spawn(state: Arc<State>, src: PathBuf, actor: String) -> notify::Result<(
 /// (`edgeflag publish --to DIR`) are picked up at once; a periodic rescan covers
 /// file systems without change events.
 pub fn spawn_dir_watch(state: Arc<State>) -> notify::Result<()> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    // Only changes: reading the directory raises access events, which must not
-    // trigger another read.
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok_and(|e| is_change(&e)) {
-            let _ = tx.send(());
-        }
-    })?;
     std::fs::create_dir_all(&state.dir).map_err(notify::Error::io)?;
-    watcher.watch(&state.dir, RecursiveMode::Recursive)?;
+    let (watcher, mut rx) = change_watcher(&state.dir)?;
     tokio::spawn(async move {
         let _watcher = watcher;
         let mut rescan = tokio::time::interval(Duration::from_secs(1));
