@@ -116,15 +116,44 @@ impl<'r, T> Detail<'r, T> {
     }
 
     fn map<U>(self, f: impl FnOnce(T) -> Option<U>) -> Detail<'r, U> {
-        match self.value.map(f) {
+        let d = self.map_value(f);
+        match d.value {
             Some(None) => Detail::error(ErrorKind::WrongType),
             value => Detail {
                 value: value.flatten(),
-                variation: self.variation,
-                variation_index: self.variation_index,
-                reason: self.reason,
-                in_rollout: self.in_rollout,
+                variation: d.variation,
+                variation_index: d.variation_index,
+                reason: d.reason,
+                in_rollout: d.in_rollout,
             },
+        }
+    }
+
+    /// The same detail with its value converted, e.g. a typed detail back to the
+    /// untyped [`FlagValue`] form.
+    ///
+    /// ```
+    /// # use edgeflag_evaluator::{Detail, FlagValue, Ruleset, Context, format, model::Body};
+    /// # let bytes = format::encode(&Body::default(), &format::EncodeOptions {
+    /// #     environment: "e", version: 1, created_at_ms: 0 }).unwrap();
+    /// # let rules = Ruleset::from_bytes(&bytes).unwrap();
+    /// let d: Detail<'_> = rules.bool_detail("missing", &Context::new("u")).map_value(FlagValue::Bool);
+    /// assert!(d.value.is_none());
+    /// ```
+    pub fn map_value<U>(self, f: impl FnOnce(T) -> U) -> Detail<'r, U> {
+        let Detail {
+            value,
+            variation,
+            variation_index,
+            reason,
+            in_rollout,
+        } = self;
+        Detail {
+            value: value.map(f),
+            variation,
+            variation_index,
+            reason,
+            in_rollout,
         }
     }
 }

@@ -11,7 +11,7 @@
 //! [`Ruleset::flag_id`] and cached on the JavaScript side) instead of a string.
 
 use edgeflag_evaluator as ef;
-use ef::{DecodeError, Detail, FlagValue};
+use ef::{DecodeError, FlagValue};
 use serde::Serializer as _;
 use wasm_bindgen::prelude::*;
 
@@ -64,19 +64,6 @@ impl Getter {
     }
 }
 
-/// A typed detail as the untyped one it came from: typed numbers render as the
-/// untyped evaluation renders them (`5`, not `5.0`) and typed JSON as JSON, not as
-/// a string.
-fn widen<'r, T>(d: Detail<'r, T>, f: impl FnOnce(T) -> FlagValue<'r>) -> Detail<'r> {
-    Detail {
-        value: d.value.map(f),
-        variation: d.variation,
-        variation_index: d.variation_index,
-        reason: d.reason,
-        in_rollout: d.in_rollout,
-    }
-}
-
 fn to_json<T: serde::Serialize>(v: &T) -> String {
     // Serializing a detail cannot fail: every key is a string and every number
     // finite (the loader refuses anything else).
@@ -97,12 +84,14 @@ impl Ruleset {
     /// The detail of `key` through `getter`, as JSON.
     fn detail(&self, key: &str, ctx: &ef::Context, getter: Getter) -> String {
         let rs = &self.inner;
+        // Typed details render as the untyped evaluation does (`5`, not `5.0`;
+        // JSON as JSON, not as a string).
         let d = match getter {
             Getter::Any => rs.evaluate(key, ctx),
-            Getter::Bool => widen(rs.bool_detail(key, ctx), FlagValue::Bool),
-            Getter::String => widen(rs.string_detail(key, ctx), FlagValue::String),
-            Getter::Number => widen(rs.number_detail(key, ctx), FlagValue::Number),
-            Getter::Json => widen(rs.json_detail(key, ctx), FlagValue::Json),
+            Getter::Bool => rs.bool_detail(key, ctx).map_value(FlagValue::Bool),
+            Getter::String => rs.string_detail(key, ctx).map_value(FlagValue::String),
+            Getter::Number => rs.number_detail(key, ctx).map_value(FlagValue::Number),
+            Getter::Json => rs.json_detail(key, ctx).map_value(FlagValue::Json),
         };
         to_json(&d)
     }
