@@ -7,7 +7,9 @@ mod support;
 
 use edgeflag_evaluator::{Context, Ruleset};
 use serde_json::Value;
-use support::{edgeflag, ok, s, scratch, write_source};
+use support::{
+    assert_every_racer_landed, edgeflag, ok, publish_concurrently, s, scratch, write_source,
+};
 
 fn read_json(path: &std::path::Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).expect("file exists")).expect("valid JSON")
@@ -223,46 +225,21 @@ fn racing_publishers_each_get_their_own_version() {
     std::fs::create_dir_all(&src).unwrap();
     write_source(&src, true, 0.5);
     const N: usize = 6;
-    let children: Vec<_> = (0..N)
-        .map(|i| {
-            std::process::Command::new(env!("CARGO_BIN_EXE_edgeflag"))
-                .args([
-                    "publish",
-                    s(&src),
-                    "--to",
-                    s(&dest),
-                    "--env",
-                    "production",
-                    "--force",
-                ])
-                .args(["--actor", &format!("publisher-{i}")])
-                .output_async()
-        })
-        .collect();
-    for c in children {
-        let o = c.wait_with_output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
-    let manifest = read_json(&dest.join("production/manifest.json"));
-    let versions: Vec<u64> = manifest["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["version"].as_u64().unwrap())
-        .collect();
-    assert_eq!(versions.len(), N, "no update lost: {versions:?}");
-    assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
-    let mut actors: Vec<String> = manifest["versions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["actor"].as_str().unwrap().to_string())
-        .collect();
-    actors.sort();
-    assert_eq!(
-        actors,
-        (0..N).map(|i| format!("publisher-{i}")).collect::<Vec<_>>()
+    publish_concurrently(
+        N,
+        &[
+            "publish",
+            s(&src),
+            "--to",
+            s(&dest),
+            "--env",
+            "production",
+            "--force",
+        ],
+        &[],
     );
+    let manifest = read_json(&dest.join("production/manifest.json"));
+    let versions = assert_every_racer_landed(&manifest, N);
     assert_eq!(
         current(&dest, "production").header().version,
         versions[N - 1]
@@ -270,18 +247,5 @@ fn racing_publishers_each_get_their_own_version() {
     for v in &versions {
         let audit = dest.join(format!("production/audit/{v:020}.json"));
         assert!(audit.is_file(), "audit record for v{v}");
-    }
-}
-
-trait SpawnOutput {
-    fn output_async(&mut self) -> std::process::Child;
-}
-
-impl SpawnOutput for std::process::Command {
-    fn output_async(&mut self) -> std::process::Child {
-        self.stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn edgeflag publish")
     }
 }

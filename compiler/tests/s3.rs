@@ -8,7 +8,10 @@ mod support;
 
 use edgeflag_evaluator::{Context, Ruleset};
 use reqwest::{header, StatusCode};
-use support::{edgeflag, s, scratch, write_source};
+use support::{
+    assert_every_racer_landed, edgeflag, edgeflag_env, ok, ok_env, publish_concurrently, s,
+    scratch, write_source,
+};
 
 fn var(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -22,17 +25,6 @@ fn prefix(name: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     format!("test-{name}-{nanos}")
-}
-
-fn publish(args: &[&str]) -> String {
-    let o = edgeflag(args);
-    assert!(
-        o.status.success(),
-        "edgeflag {args:?}: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 async fn fetch(url: &str, etag: Option<&str>) -> reqwest::Response {
@@ -50,7 +42,7 @@ async fn garage_and_the_cdn_serve_each_published_version_with_etags() {
     let dest = format!("s3://{bucket}/{prefix}");
     let src = scratch("s3-garage");
     write_source(&src, true, 0.1);
-    let out = publish(&[
+    let out = ok(&[
         "publish",
         s(&src),
         "--to",
@@ -102,7 +94,7 @@ async fn garage_and_the_cdn_serve_each_published_version_with_etags() {
         .unwrap()
         .to_string();
     write_source(&src, false, 0.1);
-    let out = publish(&[
+    let out = ok(&[
         "publish",
         s(&src),
         "--to",
@@ -127,7 +119,7 @@ async fn garage_and_the_cdn_serve_each_published_version_with_etags() {
     }
 
     // Rollback and history through S3.
-    let out = publish(&[
+    let out = ok(&[
         "rollback",
         "--to",
         &dest,
@@ -142,7 +134,7 @@ async fn garage_and_the_cdn_serve_each_published_version_with_etags() {
     let rs = Ruleset::from_bytes(&fetch(&cdn_url, None).await.bytes().await.unwrap()).unwrap();
     assert_eq!(rs.header().version, 3);
     assert!(rs.bool_value("checkout", &ctx, false));
-    let out = publish(&[
+    let out = ok(&[
         "history",
         "--to",
         &dest,
@@ -170,7 +162,7 @@ async fn a_publish_that_cannot_reach_the_store_fails_and_changes_nothing() {
     let dest = format!("s3://{bucket}/{prefix}");
     let src = scratch("s3-unreachable");
     write_source(&src, true, 0.1);
-    publish(&[
+    ok(&[
         "publish",
         s(&src),
         "--to",
@@ -195,18 +187,17 @@ async fn a_publish_that_cannot_reach_the_store_fails_and_changes_nothing() {
         "names the object: {err}"
     );
     // Wrong credentials: refused by Garage, nothing changes.
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_edgeflag"))
-        .args([
+    let o = edgeflag_env(
+        &[
             "publish",
             s(&src),
             "--to",
             &dest,
             "--endpoint-url",
             &endpoint,
-        ])
-        .env("AWS_SECRET_ACCESS_KEY", "wrong")
-        .output()
-        .unwrap();
+        ],
+        &[("AWS_SECRET_ACCESS_KEY", "wrong")],
+    );
     assert!(!o.status.success());
     let url = format!(
         "{}/{prefix}/production/current.efr",
@@ -226,38 +217,28 @@ async fn racing_publishers_lose_no_update_on_a_store_that_enforces_conditional_w
     let src = scratch("s3-race");
     write_source(&src, true, 0.5);
     const N: usize = 5;
-    let children: Vec<_> = (0..N)
-        .map(|i| {
-            std::process::Command::new(env!("CARGO_BIN_EXE_edgeflag"))
-                .args([
-                    "publish",
-                    s(&src),
-                    "--to",
-                    &dest,
-                    "--endpoint-url",
-                    &endpoint,
-                ])
-                .args([
-                    "--env",
-                    "production",
-                    "--force",
-                    "--actor",
-                    &format!("publisher-{i}"),
-                ])
-                .env("AWS_ACCESS_KEY_ID", "testing")
-                .env("AWS_SECRET_ACCESS_KEY", "testing")
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for c in children {
-        let o = c.wait_with_output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_edgeflag"))
-        .args([
+    // moto accepts any credentials.
+    let moto = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ];
+    publish_concurrently(
+        N,
+        &[
+            "publish",
+            s(&src),
+            "--to",
+            &dest,
+            "--endpoint-url",
+            &endpoint,
+            "--env",
+            "production",
+            "--force",
+        ],
+        &moto,
+    );
+    let history = ok_env(
+        &[
             "history",
             "--to",
             &dest,
@@ -266,33 +247,10 @@ async fn racing_publishers_lose_no_update_on_a_store_that_enforces_conditional_w
             "--env",
             "production",
             "--json",
-        ])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let manifest: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let entries = manifest["versions"].as_array().unwrap();
-    assert_eq!(
-        entries.len(),
-        N,
-        "every publish is in the manifest: {manifest}"
+        ],
+        &moto,
     );
-    let mut actors: Vec<&str> = entries
-        .iter()
-        .map(|e| e["actor"].as_str().unwrap())
-        .collect();
-    actors.sort_unstable();
-    let expected: Vec<String> = (0..N).map(|i| format!("publisher-{i}")).collect();
-    assert_eq!(
-        actors,
-        expected.iter().map(String::as_str).collect::<Vec<_>>()
-    );
-    let versions: Vec<u64> = entries
-        .iter()
-        .map(|e| e["version"].as_u64().unwrap())
-        .collect();
-    assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
+    let manifest: serde_json::Value = serde_json::from_str(&history).unwrap();
+    let versions = assert_every_racer_landed(&manifest, N);
     assert_eq!(manifest["latest"], versions[N - 1]);
 }

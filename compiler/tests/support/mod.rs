@@ -5,18 +5,37 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+/// `edgeflag ARGS` with extra environment variables, not yet started.
+fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_edgeflag"));
+    cmd.args(args).env("EDGEFLAG_ACTOR", "test-suite");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
 /// Runs `edgeflag ARGS` to completion.
 pub fn edgeflag(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgeflag"))
-        .args(args)
-        .env("EDGEFLAG_ACTOR", "test-suite")
+    edgeflag_env(args, &[])
+}
+
+/// Runs `edgeflag ARGS` with extra environment variables to completion.
+pub fn edgeflag_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    command(args, env)
         .output()
         .expect("runs the edgeflag binary")
 }
 
 /// Runs `edgeflag ARGS` and asserts it succeeded; returns stdout.
 pub fn ok(args: &[&str]) -> String {
-    let o = edgeflag(args);
+    ok_env(args, &[])
+}
+
+/// Runs `edgeflag ARGS` with extra environment variables and asserts it
+/// succeeded; returns stdout.
+pub fn ok_env(args: &[&str], env: &[(&str, &str)]) -> String {
+    let o = edgeflag_env(args, env);
     assert!(
         o.status.success(),
         "edgeflag {args:?} failed:\n{}{}",
@@ -24,6 +43,48 @@ pub fn ok(args: &[&str]) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Runs `n` processes of `edgeflag ARGS --actor publisher-<i>` at once and
+/// asserts that each succeeded.
+pub fn publish_concurrently(n: usize, args: &[&str], env: &[(&str, &str)]) {
+    let children: Vec<_> = (0..n)
+        .map(|i| {
+            command(args, env)
+                .args(["--actor", &format!("publisher-{i}")])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn edgeflag")
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().expect("edgeflag ran");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+/// Asserts that a manifest lists one version per racing `publisher-<i>` of
+/// [`publish_concurrently`], strictly increasing; returns the versions.
+pub fn assert_every_racer_landed(manifest: &serde_json::Value, n: usize) -> Vec<u64> {
+    let entries = manifest["versions"].as_array().expect("versions");
+    let versions: Vec<u64> = entries
+        .iter()
+        .map(|e| e["version"].as_u64().expect("version"))
+        .collect();
+    assert_eq!(versions.len(), n, "no update lost: {manifest}");
+    assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
+    let mut actors: Vec<&str> = entries
+        .iter()
+        .map(|e| e["actor"].as_str().expect("actor"))
+        .collect();
+    actors.sort_unstable();
+    let expected: Vec<String> = (0..n).map(|i| format!("publisher-{i}")).collect();
+    assert_eq!(
+        actors,
+        expected.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    versions
 }
 
 /// A fresh scratch directory under the target dir.
