@@ -8,16 +8,13 @@ mod support;
 use edgeflag_evaluator::client::Client;
 use edgeflag_evaluator::Context;
 use std::time::Duration;
-use support::{ok, s, scratch, write_source, Server};
+use support::{ok, project, s, write_source, Server};
 
 const WAIT: Duration = Duration::from_secs(10);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_follow_the_origin_and_survive_its_outage() {
-    let root = scratch("client-e2e");
-    let (src, dir) = (root.join("src"), root.join("pub"));
-    std::fs::create_dir_all(&src).unwrap();
-    write_source(&src, true, 0.1);
+    let (src, dir) = project("client-e2e", true, 0.1);
     let mut server = Server::start(&dir, 0, &["--watch", s(&src)]);
     let port = server.port();
     let url = format!("{}/production/current.efr", server.base);

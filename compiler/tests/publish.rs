@@ -8,7 +8,7 @@ mod support;
 use edgeflag_evaluator::{Context, Ruleset};
 use serde_json::Value;
 use support::{
-    assert_every_racer_landed, edgeflag, ok, publish_concurrently, s, scratch, write_source,
+    assert_every_racer_landed, edgeflag, ok, project, publish_concurrently, s, write_source,
 };
 
 fn read_json(path: &std::path::Path) -> Value {
@@ -22,10 +22,7 @@ fn current(dir: &std::path::Path, env: &str) -> Ruleset {
 
 #[test]
 fn publish_writes_the_layout_and_versions_increase() {
-    let root = scratch("publish-layout");
-    let (src, dest) = (root.join("src"), root.join("pub"));
-    std::fs::create_dir_all(&src).unwrap();
-    write_source(&src, true, 0.1);
+    let (src, dest) = project("publish-layout", true, 0.1);
 
     let out = ok(&["publish", s(&src), "--to", s(&dest)]);
     assert!(out.contains("published staging v1"), "{out}");
@@ -110,10 +107,7 @@ fn publish_writes_the_layout_and_versions_increase() {
 
 #[test]
 fn rollback_republishes_old_rules_as_a_new_version_and_history_lists_all() {
-    let root = scratch("publish-rollback");
-    let (src, dest) = (root.join("src"), root.join("pub"));
-    std::fs::create_dir_all(&src).unwrap();
-    write_source(&src, true, 0.1);
+    let (src, dest) = project("publish-rollback", true, 0.1);
     ok(&["publish", s(&src), "--to", s(&dest)]);
     write_source(&src, false, 0.2);
     ok(&["publish", s(&src), "--to", s(&dest)]);
@@ -186,10 +180,7 @@ fn rollback_republishes_old_rules_as_a_new_version_and_history_lists_all() {
 
 #[test]
 fn a_failed_publish_leaves_the_previous_ruleset_serving() {
-    let root = scratch("publish-invalid");
-    let (src, dest) = (root.join("src"), root.join("pub"));
-    std::fs::create_dir_all(&src).unwrap();
-    write_source(&src, true, 0.1);
+    let (src, dest) = project("publish-invalid", true, 0.1);
     ok(&["publish", s(&src), "--to", s(&dest)]);
     let before = std::fs::read(dest.join("production/current.efr")).unwrap();
     std::fs::write(
@@ -220,10 +211,7 @@ fn a_failed_publish_leaves_the_previous_ruleset_serving() {
 
 #[test]
 fn racing_publishers_each_get_their_own_version() {
-    let root = scratch("publish-race");
-    let (src, dest) = (root.join("src"), root.join("pub"));
-    std::fs::create_dir_all(&src).unwrap();
-    write_source(&src, true, 0.5);
+    let (src, dest) = project("publish-race", true, 0.5);
     const N: usize = 6;
     publish_concurrently(
         N,

@@ -8,7 +8,7 @@ mod support;
 use edgeflag_evaluator::{Context, Ruleset};
 use reqwest::{header, StatusCode};
 use std::time::Duration;
-use support::{ok, s, scratch, write_source, Server};
+use support::{ok, project, s, write_source, Server};
 
 /// Polls `check` every 20 ms until it returns `Some`, for at most 10 s.
 async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
@@ -62,10 +62,7 @@ async fn next_event(resp: &mut reqwest::Response, buf: &mut String) -> serde_jso
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_rulesets_with_etags_and_pushes_each_new_version() {
-    let root = scratch("serve-watch");
-    let (src, dir) = (root.join("src"), root.join("pub"));
-    std::fs::create_dir_all(&src).unwrap();
-    write_source(&src, true, 0.1);
+    let (src, dir) = project("serve-watch", true, 0.1);
     let server = Server::start(&dir, 0, &["--watch", s(&src)]);
     let url = format!("{}/production/current.efr", server.base);
     let http = reqwest::Client::new();
@@ -227,10 +224,7 @@ async fn serves_rulesets_with_etags_and_pushes_each_new_version() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn picks_up_other_publishers_and_refuses_bad_files() {
-    let root = scratch("serve-dir");
-    let (src, dir) = (root.join("src"), root.join("pub"));
-    std::fs::create_dir_all(&src).unwrap();
-    write_source(&src, true, 0.1);
+    let (src, dir) = project("serve-dir", true, 0.1);
     ok(&["publish", s(&src), "--to", s(&dir)]);
     let server = Server::start(&dir, 0, &[]);
     let url = format!("{}/production/current.efr", server.base);
@@ -288,10 +282,7 @@ async fn picks_up_other_publishers_and_refuses_bad_files() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn holds_a_thousand_concurrent_pollers() {
-    let root = scratch("serve-load");
-    let (src, dir) = (root.join("src"), root.join("pub"));
-    std::fs::create_dir_all(&src).unwrap();
-    write_source(&src, true, 0.1);
+    let (src, dir) = project("serve-load", true, 0.1);
     ok(&["publish", s(&src), "--to", s(&dir)]);
     let server = Server::start(&dir, 0, &[]);
     let url = format!("{}/production/current.efr", server.base);

@@ -117,6 +117,16 @@ pub fn write_source(dir: &Path, checkout_on: bool, knob: f64) {
     std::fs::rename(&tmp, dir.join("flags.yaml")).expect("rename source");
 }
 
+/// A scratch project `name`: a source directory holding [`source`] and an empty
+/// publish directory beside it. Returns `(src, pub)`.
+pub fn project(name: &str, checkout_on: bool, knob: f64) -> (PathBuf, PathBuf) {
+    let root = scratch(name);
+    let (src, dest) = (root.join("src"), root.join("pub"));
+    std::fs::create_dir_all(&src).expect("source dir");
+    write_source(&src, checkout_on, knob);
+    (src, dest)
+}
+
 /// Path as &str.
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
