@@ -49,10 +49,8 @@ pub fn compile(src: &Path, out: &Path, version: Option<u64>) -> Result<bool, Cli
             },
         )?;
         let path = out.join(format!("{}.efr", env.name));
-        // Write beside the target and rename, so a reader never sees half a file.
-        let tmp = out.join(format!(".{}.efr.tmp", env.name));
-        std::fs::write(&tmp, &bytes).map_err(io_err(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
+        crate::publish::store::write_atomic(&path, &bytes)
+            .map_err(|e| CliError::Publish(e.into()))?;
         println!(
             "{}: {} flags, {} segments, {} bytes, version {version}",
             path.display(),

@@ -60,21 +60,27 @@ impl DirStore {
         if !holds {
             return Ok(Put::Conflict);
         }
-        let path = self.root.join(key);
-        let dir = path.parent().unwrap_or(&self.root);
-        fs::create_dir_all(dir).map_err(io(dir))?;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("object");
-        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let mut file = File::create(&tmp).map_err(io(&tmp))?;
-        file.write_all(bytes).map_err(io(&tmp))?;
-        file.sync_all().map_err(io(&tmp))?;
-        drop(file);
-        fs::rename(&tmp, &path).map_err(io(&path))?;
+        write_atomic(&self.root.join(key), bytes)?;
         Ok(Put::Written)
     }
+}
+
+/// Writes `bytes` to `path` (creating its directory) through a synced temporary
+/// file beside it that is renamed over the target, so a reader sees the old or
+/// the new content, never half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("object");
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut file = File::create(&tmp).map_err(io(&tmp))?;
+    file.write_all(bytes).map_err(io(&tmp))?;
+    file.sync_all().map_err(io(&tmp))?;
+    drop(file);
+    fs::rename(&tmp, path).map_err(io(path))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 mod dir;
 mod s3;
 
-pub use dir::DirStore;
+pub use dir::{write_atomic, DirStore};
 pub use s3::{S3Options, S3Store};
 
 use super::dest::Destination;
