@@ -22,8 +22,7 @@ const ATTEMPTS: u32 = 16;
 /// Waits a little before retrying after a lost race: a random 0–25 ms times the
 /// attempt number, so racing publishers spread out instead of colliding again.
 async fn back_off(attempt: u32) {
-    let seed = format!("{}{:?}", std::process::id(), SystemTime::now());
-    let jitter = xxhash_rust::xxh3::xxh3_64(seed.as_bytes()) % 25;
+    let jitter = fastrand::u64(0..25);
     tokio::time::sleep(std::time::Duration::from_millis(
         jitter * u64::from(attempt + 1),
     ))
