@@ -17,13 +17,12 @@
 
 use edgeflag_evaluator::client::Client;
 use edgeflag_evaluator::Context;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_edgeflag");
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -32,54 +31,19 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn write_source(dir: &Path, on: bool) {
-    let text = format!("environments: [production]\nflags:\n  checkout:\n    enabled: {on}\n");
-    let tmp = dir.join(".flags.yaml.tmp");
-    std::fs::write(&tmp, text).expect("write source");
-    std::fs::rename(&tmp, dir.join("flags.yaml")).expect("rename source");
-}
-
 fn publish(src: &Path, to: &str, endpoint: Option<&str>) {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["publish", src.to_str().unwrap(), "--to", to]);
+    let mut args = vec![
+        "publish",
+        support::s(src),
+        "--to",
+        to,
+        "--env",
+        "production",
+    ];
     if let Some(e) = endpoint {
-        cmd.args(["--endpoint-url", e]);
+        args.extend(["--endpoint-url", e]);
     }
-    let out = cmd.output().expect("run edgeflag publish");
-    assert!(
-        out.status.success(),
-        "publish failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-struct Serve(Child, String);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(dir: &Path) -> Serve {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("EDGEFLAG_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn edgeflag serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let base = first.strip_prefix("listening on ").unwrap().to_string();
-    std::thread::spawn(move || for _ in lines {});
-    Serve(child, base)
+    support::ok(&args);
 }
 
 /// Per-client time of the flip, in a shared slot.
@@ -158,7 +122,7 @@ async fn measure(
         p.on = !p.on;
         *expect.lock().unwrap() = p.on;
         seen.lock().unwrap().iter_mut().for_each(|s| *s = None);
-        write_source(&p.src, p.on);
+        support::write_source(&p.src, p.on, 0.1);
         let t0 = Instant::now();
         let (src2, to2, ep2) = (p.src.clone(), p.to.clone(), p.endpoint.clone());
         tokio::task::spawn_blocking(move || publish(&src2, &to2, ep2.as_deref()))
@@ -200,16 +164,6 @@ async fn measure(
     );
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "edgeflag-propagation-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing we use.
     if std::env::args().any(|a| a == "--list") {
@@ -224,9 +178,7 @@ fn main() {
         .unwrap();
     println!("kill-switch propagation: {n} polling clients, {push_n} push clients, {rounds} flips each\n");
     rt.block_on(async {
-        let src = scratch("src");
-        write_source(&src, true);
-        let dir = scratch("pub");
+        let (src, dir) = support::project("propagation", true, 0.1);
         let mut p = Publisher {
             src: src.clone(),
             to: dir.to_str().unwrap().to_string(),
@@ -234,8 +186,8 @@ fn main() {
             on: true,
         };
         publish(&src, &p.to, None);
-        let origin = serve(&dir);
-        let url = format!("{}/production/current.efr", origin.1);
+        let origin = support::Server::start(&dir, 0, &[]);
+        let url = format!("{}/production/current.efr", origin.base);
         measure("(a) edgeflag serve, polling", &url, n, false, rounds, &mut p).await;
         measure("(a) edgeflag serve, push (SSE)", &url, push_n, true, rounds, &mut p).await;
         drop(origin);

@@ -154,6 +154,7 @@ impl Server {
             ])
             .args(extra)
             .env("EDGEFLAG_ACTOR", "test-suite")
+            .env("EDGEFLAG_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
