@@ -69,12 +69,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         path: config.dir.display().to_string(),
         source,
     })?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+    let listener = listen(config.listen).map_err(|source| ServeError::Bind {
+        addr: config.listen,
+        source,
+    })?;
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
     for (env, v) in state.versions() {
@@ -103,6 +101,22 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
 
 /// How long open responses (event streams included) get after Ctrl-C or SIGTERM.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Connections the kernel may queue before `accept`. A kill switch pushed to
+/// thousands of subscribers makes them all connect at once to fetch it; with
+/// tokio's default of 1,024 the overflow waits for a SYN retry (1 s).
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
 
 async fn shutdown() {
     let ctrl_c = async {
