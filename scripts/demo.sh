@@ -8,8 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out/demo}
 
-cargo build -q --release -p edgeflag-compiler
-cargo build -q --release -p edgeflag-evaluator --features client --example poll
+# Cargo prints its progress: the first release build takes a few minutes.
+echo "==> building edgeflag and the example client (release; the first build takes a few minutes)"
+cargo build --release -p edgeflag-cli -p edgeflag-client --example poll
 EDGEFLAG=target/release/edgeflag
 POLL=target/release/examples/poll
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full test command: formatting, lints, offline infra checks, every test (with
 # the local S3 stack running: Garage, nginx as a CDN, moto), the wasm32 build of the
-# evaluator, the WASM package's tests, and a compile-only pass over the benchmarks.
+# evaluator and the compiler, the WASM package's tests, and a compile-only pass over the benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,8 +25,8 @@ bash infra/local/stack.sh check
 step "cargo test (including publish to Garage/moto and reads through nginx)"
 cargo test --workspace --all-features
 
-step "evaluator builds for wasm32-unknown-unknown (default features)"
-cargo build --target wasm32-unknown-unknown -p edgeflag-evaluator
+step "evaluator and compiler build for wasm32-unknown-unknown (the browser validates rules)"
+cargo build --target wasm32-unknown-unknown -p edgeflag-evaluator -p edgeflag-compiler
 
 step "WASM package: golden vectors, differential, Node client, Chromium, workerd (wasm/test.sh)"
 bash wasm/test.sh

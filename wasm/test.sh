@@ -35,7 +35,7 @@ step "build the npm package (wasm/build.sh)"
 bash "$here/build.sh"
 
 step "native CLI and origin (edgeflag compile/eval/serve)"
-cargo build -p edgeflag-compiler -j "$jobs" --manifest-path "$root/Cargo.toml"
+cargo build -p edgeflag-cli -j "$jobs" --manifest-path "$root/Cargo.toml"
 export EDGEFLAG_BIN="$CARGO_TARGET_DIR/debug/edgeflag"
 
 step "edgeflag-wasm unit tests (native)"

@@ -3,38 +3,10 @@
 //!
 //! `cargo run --release -p edgeflag-bench --example report`
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use edgeflag_bench::*;
-
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-static BYTES: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        BYTES.fetch_add(layout.size() as u64, Relaxed);
-        System.alloc(layout)
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        BYTES.fetch_add(layout.size() as u64, Relaxed);
-        System.alloc_zeroed(layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Relaxed);
-        BYTES.fetch_add(new_size as u64, Relaxed);
-        System.realloc(ptr, layout, new_size)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-}
+use edgeflag_testkit::alloc::{allocations, bytes, Counting};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -44,11 +16,11 @@ const N: u64 = 10_000;
 /// (allocations, bytes) per call of `f`, after one warm-up call.
 fn per_call(mut f: impl FnMut() -> bool) -> (f64, f64) {
     black_box(f());
-    let (a0, b0) = (ALLOCS.load(Relaxed), BYTES.load(Relaxed));
+    let (a0, b0) = (allocations(), bytes());
     for _ in 0..N {
         black_box(f());
     }
-    let (a1, b1) = (ALLOCS.load(Relaxed), BYTES.load(Relaxed));
+    let (a1, b1) = (allocations(), bytes());
     ((a1 - a0) as f64 / N as f64, (b1 - b0) as f64 / N as f64)
 }
 
@@ -96,9 +68,9 @@ fn main() {
 
     println!();
     let count = |f: &dyn Fn()| {
-        let a0 = ALLOCS.load(Relaxed);
+        let a0 = allocations();
         f();
-        ALLOCS.load(Relaxed) - a0
+        allocations() - a0
     };
     println!(
         "allocations per 10k-flag load (including the drop): edgeflag {}, unleash {}, launchdarkly {}",

@@ -33,13 +33,16 @@
 #![warn(missing_docs)]
 
 mod check;
+pub mod describe;
 mod diagnostics;
+pub mod diff;
 mod fxhash;
 mod lower;
 mod source;
 
 pub use diagnostics::{Diagnostic, Diagnostics};
 use edgeflag_evaluator::model::Body;
+use edgeflag_evaluator::{DecodeError, Ruleset};
 use std::path::{Path, PathBuf};
 
 /// One environment's compiled ruleset body.
@@ -60,6 +63,30 @@ pub struct CompiledEnv {
     pub name: String,
     /// The compiled body.
     pub body: Body,
+}
+
+impl CompiledEnv {
+    /// The compiled body as a loaded [`Ruleset`] without encoding it (for
+    /// [`diff`] and [`describe`]). Its header is an unpublished one (see
+    /// [`unpublished_header`]), with no checksum.
+    pub fn to_ruleset(&self) -> Result<Ruleset, DecodeError> {
+        Ruleset::from_body(unpublished_header(&self.name), self.body.clone())
+    }
+}
+
+/// The header of a ruleset of `environment` that has not been published:
+/// version 0, created at 0, no checksum. Diffing a source against a ruleset
+/// uses it for the source side.
+pub fn unpublished_header(environment: &str) -> edgeflag_evaluator::Header {
+    edgeflag_evaluator::Header {
+        format_version: edgeflag_evaluator::format::FORMAT_VERSION,
+        environment: environment.to_owned(),
+        version: 0,
+        created_at_ms: 0,
+        body_len: 0,
+        checksum: 0,
+        signature_alg: 0,
+    }
 }
 
 /// Compiles a file (`.yaml`, `.yml` or `.json`) or a directory: every such file

@@ -19,17 +19,15 @@
 //! println!("{:?} because {}", detail.value, detail.reason.kind());
 //! ```
 //!
-//! With the `client` feature, [`client::Client`] keeps a ruleset up to date from an
-//! HTTP origin (polling with ETags, push over Server-Sent Events, on-disk cache); see
-//! `docs/distribution.md`.
+//! The `edgeflag-client` crate keeps a ruleset up to date from an HTTP origin
+//! (polling with ETags, push over Server-Sent Events, on-disk cache); see
+//! `docs/distribution.md`. This crate knows nothing of HTTP.
 //!
 //! The evaluation semantics are specified in `docs/rule-language.md`; the binary
 //! format in `docs/binary-format.md`.
 #![warn(missing_docs)]
 
 pub mod bucket;
-#[cfg(feature = "client")]
-pub mod client;
 pub mod context;
 mod eval;
 pub mod format;

@@ -1,39 +1,13 @@
 //! Evaluation never allocates: a counting global allocator proves it for every
 //! operator, segments, prerequisites, targets, rollouts and all reasons.
 
-mod common;
-
 use edgeflag_evaluator::model::*;
 use edgeflag_evaluator::{Context, Reason, Ruleset};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use edgeflag_testkit::alloc::{allocations, Counting};
+use edgeflag_testkit::rulesets as common;
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCS.with(|c| c.get())
-}
 
 fn clause(attribute: AttrId, op: Op) -> Clause {
     Clause {

@@ -1,6 +1,6 @@
 //! Untrusted bytes: every malformed input gives a typed error, never a panic.
 
-mod common;
+use edgeflag_testkit::rulesets as common;
 
 use edgeflag_evaluator::format::{self, DecodeError, HEADER_LEN};
 use edgeflag_evaluator::{Context, Ruleset};

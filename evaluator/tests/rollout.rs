@@ -1,6 +1,6 @@
 //! Properties of percentage rollouts and of the body encoding.
 
-mod common;
+use edgeflag_testkit::rulesets as common;
 
 use edgeflag_evaluator::bucket::bucket;
 use edgeflag_evaluator::model::{Body, Rollout, Serve, Slice, BUCKETS};

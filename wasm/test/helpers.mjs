@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 export const WASM_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const ROOT = path.resolve(WASM_DIR, '..');
 const targetDir = process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target');
-/** The native CLI (`cargo build -p edgeflag-compiler`); EDGEFLAG_BIN overrides. */
+/** The native CLI (`cargo build -p edgeflag-cli`); EDGEFLAG_BIN overrides. */
 export const EDGEFLAG = process.env.EDGEFLAG_BIN || path.join(targetDir, 'debug', 'edgeflag');
 
 export function tempDir(prefix = 'edgeflag-wasm-') {

@@ -1,0 +1,58 @@
+//! `edgeflag validate` and `edgeflag compile`.
+
+use super::{io_err, CliError};
+use edgeflag_compiler::{compile_path, CompiledEnv};
+use edgeflag_evaluator::format::{encode, EncodeOptions};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Compiles `src`, or fails with every diagnostic.
+pub(crate) fn compile(src: &Path) -> Result<Vec<CompiledEnv>, CliError> {
+    compile_path(src).map_err(|diagnostics| CliError::Invalid {
+        src: src.to_path_buf(),
+        diagnostics,
+    })
+}
+
+/// `edgeflag validate SRC`.
+pub fn validate(src: &Path) -> Result<ExitCode, CliError> {
+    let envs = compile(src)?;
+    for env in &envs {
+        println!(
+            "ok: environment {}: {} flags, {} segments",
+            env.name,
+            env.body.flags.len(),
+            env.body.segments.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `edgeflag compile SRC --out DIR`.
+pub fn write(src: &Path, out: &Path, version: Option<u64>) -> Result<ExitCode, CliError> {
+    let envs = compile(src)?;
+    std::fs::create_dir_all(out).map_err(io_err(out))?;
+    let created_at_ms = edgeflag_publish::now_ms();
+    let version = version.unwrap_or(created_at_ms.max(1) as u64);
+    for env in &envs {
+        let bytes = encode(
+            &env.body,
+            &EncodeOptions {
+                environment: &env.name,
+                version,
+                created_at_ms,
+            },
+        )?;
+        let path = out.join(format!("{}.efr", env.name));
+        edgeflag_publish::store::write_atomic(&path, &bytes)
+            .map_err(|e| CliError::Publish(e.into()))?;
+        println!(
+            "{}: {} flags, {} segments, {} bytes, version {version}",
+            path.display(),
+            env.body.flags.len(),
+            env.body.segments.len(),
+            bytes.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

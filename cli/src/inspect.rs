@@ -1,0 +1,101 @@
+//! `edgeflag inspect`: header, sizes, flags and segments.
+
+use super::{io_err, load_ruleset, CliError};
+use edgeflag_compiler::describe::{self, FlagView};
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn run(path: &Path, json: bool) -> Result<ExitCode, CliError> {
+    let size = std::fs::metadata(path).map_err(io_err(path))?.len();
+    let rs = load_ruleset(path)?;
+    let h = rs.header();
+    let body = rs.body();
+    let flags = describe::flags(&rs);
+    let segments = describe::segments(&rs);
+    if json {
+        let v = serde_json::json!({
+            "header": {
+                "format_version": h.format_version,
+                "environment": h.environment,
+                "version": h.version,
+                "created_at_ms": h.created_at_ms,
+                "checksum": format!("{:016x}", h.checksum),
+                "signed": h.signature_alg != 0,
+            },
+            "sizes": {
+                "file_bytes": size,
+                "body_bytes": h.body_len,
+                "strings": body.strings.len(),
+                "string_bytes": body.strings.blob.len(),
+                "attributes": body.attributes.len(),
+                "regexes": body.regexes.len(),
+            },
+            "flags": flags,
+            "segments": segments,
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("ruleset     {}", path.display());
+    println!("environment {}", h.environment);
+    println!("version     {}", h.version);
+    println!(
+        "created     {} (unix ms {})",
+        describe::rfc3339_ms(h.created_at_ms),
+        h.created_at_ms
+    );
+    println!("format      v{}", h.format_version);
+    println!("checksum    xxh3:{:016x}", h.checksum);
+    println!(
+        "signature   {}",
+        if h.signature_alg == 0 {
+            "none"
+        } else {
+            "ed25519"
+        }
+    );
+    println!(
+        "size        {size} bytes (body {}), {} strings ({} bytes), {} attributes, {} regexes",
+        h.body_len,
+        body.strings.len(),
+        body.strings.blob.len(),
+        body.attributes.len(),
+        body.regexes.len()
+    );
+    println!("\n{} flags", flags.len());
+    for f in &flags {
+        print_flag(f);
+    }
+    println!("\n{} segments", segments.len());
+    for s in &segments {
+        println!(
+            "  {}: include {}, exclude {}, {} rules",
+            s.key,
+            s.include.len(),
+            s.exclude.len(),
+            s.rules.len()
+        );
+        for r in &s.rules {
+            println!("      rule: {r}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_flag(f: &FlagView) {
+    let state = if f.enabled { "on" } else { "OFF (kill switch)" };
+    let client = if f.client_side { ", client-side" } else { "" };
+    println!("  {} ({}, {state}{client})", f.key, f.kind);
+    println!("      variations: {}", f.variations.join("; "));
+    println!("      off: {}", f.off_variation);
+    for p in &f.prerequisites {
+        println!("      prerequisite: {p}");
+    }
+    if !f.targets.is_empty() {
+        println!("      targets: {}", f.targets.join(", "));
+    }
+    for (i, r) in f.rules.iter().enumerate() {
+        println!("      rule {}: {r}", i + 1);
+    }
+    println!("      fallthrough: {}", f.fallthrough);
+}

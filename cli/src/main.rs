@@ -1,0 +1,199 @@
+//! The `edgeflag` command line: argument parsing, dispatch and printing. Each
+//! subcommand lives in its own module; the work is done by the library crates
+//! (`edgeflag-compiler`, `edgeflag-publish`, `edgeflag-origin`,
+//! `edgeflag-evaluator`). This is the only crate that prints to stdout.
+
+mod build;
+mod diff;
+mod error;
+mod eval;
+mod inspect;
+mod publish;
+mod serve;
+
+pub(crate) use error::{io_err, CliError};
+
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Feature flags as code: validate, compile, evaluate, inspect and diff rulesets.
+#[derive(Debug, Parser)]
+#[command(name = "edgeflag", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a flag source (file or directory); print every error, exit 1 on any.
+    Validate {
+        /// YAML/JSON file or directory of them.
+        src: PathBuf,
+    },
+    /// Compile a source into one `<environment>.efr` ruleset per environment.
+    Compile {
+        /// YAML/JSON file or directory of them.
+        src: PathBuf,
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Ruleset version to stamp (default: the current Unix time in milliseconds,
+        /// so successive compiles increase).
+        #[arg(long)]
+        ruleset_version: Option<u64>,
+    },
+    /// Evaluate flags of a compiled ruleset for one context or a JSON-lines file.
+    Eval {
+        /// The compiled ruleset.
+        #[arg(long)]
+        ruleset: PathBuf,
+        /// One context as a JSON object.
+        #[arg(
+            long,
+            conflicts_with = "contexts",
+            required_unless_present = "contexts"
+        )]
+        context: Option<String>,
+        /// A file with one JSON context per line; prints one JSON line per context.
+        #[arg(long)]
+        contexts: Option<PathBuf>,
+        /// Only this flag (default: every flag).
+        #[arg(long)]
+        flag: Option<String>,
+    },
+    /// Show a ruleset's header, sizes, flags and segments.
+    Inspect {
+        /// The compiled ruleset.
+        ruleset: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what changed between two rulesets or sources (flags added/removed, kill
+    /// switches, rules, rollouts, targets, segments).
+    Diff {
+        /// Old: a `.efr` ruleset, or a source file/directory.
+        a: PathBuf,
+        /// New: a `.efr` ruleset, or a source file/directory.
+        b: PathBuf,
+        /// Only this environment (sources only).
+        #[arg(long)]
+        env: Option<String>,
+        /// Exit with status 1 when there are differences.
+        #[arg(long)]
+        exit_code: bool,
+    },
+    /// Compile a source and publish each environment's ruleset as a new version
+    /// to S3 or a directory (see docs/distribution.md).
+    Publish {
+        /// YAML/JSON file or directory of them.
+        src: PathBuf,
+        #[command(flatten)]
+        target: publish::Target,
+        /// Only these environments (repeatable; default: all).
+        #[arg(long = "env")]
+        envs: Vec<String>,
+        /// Who is publishing, for the audit log (default: $EDGEFLAG_ACTOR,
+        /// $GITHUB_ACTOR, $USER).
+        #[arg(long)]
+        actor: Option<String>,
+        /// Publish a new version even when the rules did not change.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Republish an earlier version's rules as a new, higher version.
+    Rollback {
+        #[command(flatten)]
+        target: publish::Target,
+        /// The environment.
+        #[arg(long)]
+        env: String,
+        /// The version whose rules to restore.
+        #[arg(long)]
+        version: u64,
+        /// Who is rolling back, for the audit log.
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// List an environment's published versions: time, checksum, size, who, and
+    /// what changed.
+    History {
+        #[command(flatten)]
+        target: publish::Target,
+        /// The environment.
+        #[arg(long)]
+        env: String,
+        /// Print the manifest as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve a publish directory over HTTP: rulesets with ETag/304, a
+    /// Server-Sent Events push channel, /healthz and /metrics.
+    Serve(serve::ServeArgs),
+}
+
+/// Loads a compiled ruleset file.
+pub(crate) fn load_ruleset(path: &Path) -> Result<edgeflag_evaluator::Ruleset, CliError> {
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    edgeflag_evaluator::Ruleset::from_bytes(&bytes).map_err(|source| CliError::Decode {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Parses arguments, runs the command, and maps the outcome to an exit code
+/// (0 success, 1 failure — including validation errors and, with `--exit-code`,
+/// differences).
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate { src } => build::validate(&src),
+        Command::Compile {
+            src,
+            out,
+            ruleset_version,
+        } => build::write(&src, &out, ruleset_version),
+        Command::Eval {
+            ruleset,
+            context,
+            contexts,
+            flag,
+        } => eval::run(
+            &ruleset,
+            context.as_deref(),
+            contexts.as_deref(),
+            flag.as_deref(),
+        ),
+        Command::Inspect { ruleset, json } => inspect::run(&ruleset, json),
+        Command::Diff {
+            a,
+            b,
+            env,
+            exit_code,
+        } => diff::run(&a, &b, env.as_deref(), exit_code),
+        Command::Publish {
+            src,
+            target,
+            envs,
+            actor,
+            force,
+        } => publish::publish(&src, &target, &envs, actor.as_deref(), force),
+        Command::Rollback {
+            target,
+            env,
+            version,
+            actor,
+        } => publish::rollback(&target, &env, version, actor.as_deref()),
+        Command::History { target, env, json } => publish::history(&target, &env, json),
+        Command::Serve(args) => serve::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            e.report();
+            ExitCode::FAILURE
+        }
+    }
+}

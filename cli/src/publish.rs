@@ -1,0 +1,165 @@
+//! `edgeflag publish`, `edgeflag rollback` and `edgeflag history`.
+
+use super::CliError;
+use edgeflag_compiler::describe::rfc3339_ms;
+use edgeflag_publish::dest::Destination;
+use edgeflag_publish::manifest::Action;
+use edgeflag_publish::store::{S3Options, Store};
+use edgeflag_publish::{self as publish, Outcome};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Where to publish, and how to reach an S3-compatible store.
+#[derive(Debug, clap::Args)]
+pub struct Target {
+    /// Destination: `s3://bucket/prefix`, `file:///dir` or a directory path.
+    #[arg(long = "to")]
+    pub to: Destination,
+    /// S3 endpoint of an S3-compatible store (e.g. http://127.0.0.1:3900);
+    /// implies path-style addressing. Default: the AWS chain (`AWS_ENDPOINT_URL`…).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+    /// Address buckets by path (`endpoint/bucket/key`).
+    #[arg(long)]
+    pub path_style: bool,
+}
+
+impl Target {
+    fn options(&self) -> S3Options {
+        S3Options {
+            endpoint_url: self.endpoint_url.clone(),
+            path_style: self.path_style,
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)
+}
+
+/// Who is publishing: `--actor`, else `$EDGEFLAG_ACTOR`, `$GITHUB_ACTOR`, `$USER`.
+pub fn actor(flag: Option<&str>) -> String {
+    flag.map(str::to_string)
+        .or_else(|| {
+            ["EDGEFLAG_ACTOR", "GITHUB_ACTOR", "USER"]
+                .iter()
+                .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        })
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn report(env: &str, dest: &Destination, outcome: &Outcome) {
+    match outcome {
+        Outcome::Published {
+            version,
+            previous,
+            size,
+            checksum,
+            changes,
+        } => {
+            let from = previous.map_or(String::new(), |p| format!(" (was v{p})"));
+            println!(
+                "published {env} v{version}{from} to {dest}: {size} bytes, checksum {checksum:016x}"
+            );
+            for line in changes {
+                println!("  {line}");
+            }
+        }
+        Outcome::Unchanged { version } => {
+            println!("unchanged {env}: v{version} already has these rules");
+        }
+    }
+}
+
+/// `edgeflag publish SRC --to DEST [--env NAME…]`.
+pub fn publish(
+    src: &Path,
+    target: &Target,
+    envs: &[String],
+    actor: Option<&str>,
+    force: bool,
+) -> Result<ExitCode, CliError> {
+    let compiled = super::build::compile(src)?;
+    for wanted in envs {
+        if !compiled.iter().any(|e| &e.name == wanted) {
+            let known: Vec<_> = compiled.iter().map(|e| e.name.as_str()).collect();
+            return Err(CliError::Usage(format!(
+                "--env {wanted}: no such environment in {} (it has: {})",
+                src.display(),
+                known.join(", ")
+            )));
+        }
+    }
+    let actor = self::actor(actor);
+    runtime()?.block_on(async {
+        let store = Store::open(&target.to, &target.options()).await;
+        for env in compiled
+            .iter()
+            .filter(|e| envs.is_empty() || envs.contains(&e.name))
+        {
+            let outcome =
+                publish::publish_body(&store, &env.name, &env.body, Action::Publish, &actor, force)
+                    .await?;
+            report(&env.name, &target.to, &outcome);
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `edgeflag rollback --to DEST --env NAME --version N`.
+pub fn rollback(
+    target: &Target,
+    env: &str,
+    version: u64,
+    actor: Option<&str>,
+) -> Result<ExitCode, CliError> {
+    let actor = self::actor(actor);
+    runtime()?.block_on(async {
+        let store = Store::open(&target.to, &target.options()).await;
+        let outcome = publish::rollback(&store, env, version, &actor).await?;
+        if let Outcome::Published { version: new, .. } = outcome {
+            println!("rolled back {env} to the rules of v{version}, as v{new}");
+        }
+        report(env, &target.to, &outcome);
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `edgeflag history --to DEST --env NAME [--json]`.
+pub fn history(target: &Target, env: &str, json: bool) -> Result<ExitCode, CliError> {
+    runtime()?.block_on(async {
+        let store = Store::open(&target.to, &target.options()).await;
+        let Some(manifest) = publish::history(&store, env).await? else {
+            return Err(CliError::Usage(format!(
+                "nothing published for environment {env} at {}",
+                target.to
+            )));
+        };
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&manifest).unwrap_or_default()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!("{env} at {}: latest v{}", target.to, manifest.latest);
+        for e in manifest.versions.iter().rev() {
+            let what = match e.action {
+                Action::Publish => "publish".to_string(),
+                Action::Rollback { to } => format!("rollback to v{to}"),
+            };
+            let at = rfc3339_ms(e.created_at_ms);
+            println!(
+                "v{:<5} {at}  {:016}  {:>8} B  {what} by {}",
+                e.version, e.checksum, e.size, e.actor
+            );
+            for line in &e.changes {
+                println!("         {line}");
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,347 @@
+//! `edgeflag serve` as a real process on loopback: ETag/304, HEAD, CORS, the
+//! event stream, `--watch` (including a source that fails validation), rulesets
+//! published by another process, refused files, health, metrics, and 1,000
+//! concurrent pollers.
+
+use edgeflag_testkit::project as support;
+
+use edgeflag_evaluator::{Context, Ruleset};
+use reqwest::{header, StatusCode};
+use std::time::Duration;
+use support::{ok, project, s, write_source, Server};
+
+/// Polls `check` every 20 ms until it returns `Some`, for at most 10 s.
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn get(url: &str) -> reqwest::Response {
+    reqwest::get(url).await.expect("request succeeds")
+}
+
+async fn metric(base: &str, line_prefix: &str) -> u64 {
+    let text = get(&format!("{base}/metrics")).await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(line_prefix)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Reads one `ruleset` event's data from an SSE response.
+async fn next_event(resp: &mut reqwest::Response, buf: &mut String) -> serde_json::Value {
+    loop {
+        if let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) {
+                assert!(block.contains("event: ruleset"), "{block}");
+                return serde_json::from_str(data.trim()).expect("event data is JSON");
+            }
+            continue;
+        }
+        let chunk = tokio::time::timeout(Duration::from_secs(10), resp.chunk())
+            .await
+            .expect("an event within 10 s")
+            .expect("stream readable")
+            .expect("stream still open");
+        buf.push_str(std::str::from_utf8(&chunk).expect("utf-8 events"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_rulesets_with_etags_and_pushes_each_new_version() {
+    let (src, dir) = project("serve-watch", true, 0.1);
+    let server = Server::start(&dir, 0, &["--watch", s(&src)]);
+    let url = format!("{}/production/current.efr", server.base);
+    let http = reqwest::Client::new();
+
+    let resp = get(&url).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let h = resp.headers().clone();
+    let etag = h[header::ETAG].to_str().unwrap().to_string();
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"'),
+        "strong ETag: {etag}"
+    );
+    assert_eq!(
+        h[header::CACHE_CONTROL],
+        "public, max-age=0, must-revalidate"
+    );
+    assert_eq!(h[header::CONTENT_TYPE], "application/vnd.edgeflag.ruleset");
+    assert_eq!(
+        h[header::LINK],
+        "</production/events>; rel=\"edgeflag-events\""
+    );
+    assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    let rs = Ruleset::from_bytes(&resp.bytes().await.unwrap()).unwrap();
+    assert_eq!(rs.header().version, 1);
+    assert!(rs.bool_value("checkout", &Context::new("u"), false));
+
+    let resp = http
+        .get(&url)
+        .header(header::IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(resp.headers()[header::ETAG].to_str().unwrap(), etag);
+    assert!(resp.bytes().await.unwrap().is_empty());
+
+    let resp = http.head(&url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[header::ETAG].to_str().unwrap(), etag);
+
+    let resp = http
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("Origin", "http://example.test")
+        .header("Access-Control-Request-Method", "GET")
+        .header("Access-Control-Request-Headers", "if-none-match")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    let allow = resp.headers()[header::ACCESS_CONTROL_ALLOW_HEADERS]
+        .to_str()
+        .unwrap();
+    assert!(allow.contains("If-None-Match"), "{allow}");
+
+    let health: serde_json::Value = get(&format!("{}/healthz", server.base))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["environments"]["production"], 1);
+    assert_eq!(health["environments"]["staging"], 1);
+
+    // Subscribe, then flip the kill switch in the source.
+    let mut events = http
+        .get(format!("{}/production/events", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut buf = String::new();
+    let first = next_event(&mut events, &mut buf).await;
+    assert_eq!(first["env"], "production");
+    assert_eq!(first["version"], 1);
+    assert_eq!(first["etag"], etag.as_str());
+
+    write_source(&src, false, 0.1);
+    let pushed = next_event(&mut events, &mut buf).await;
+    assert_eq!(pushed["version"], 2);
+    let resp = http
+        .get(&url)
+        .header(header::IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()[header::ETAG].to_str().unwrap(),
+        pushed["etag"].as_str().unwrap()
+    );
+    let rs = Ruleset::from_bytes(&resp.bytes().await.unwrap()).unwrap();
+    assert_eq!(rs.header().version, 2);
+    assert!(!rs.bool_value("checkout", &Context::new("u"), true));
+
+    // A source that fails validation: reported, and v2 keeps serving.
+    std::fs::write(
+        src.join("flags.yaml"),
+        "flags:\n  checkout:\n    enabled: maybe\n",
+    )
+    .unwrap();
+    let base = server.base.clone();
+    eventually("the failed compile to be counted", || {
+        let base = base.clone();
+        async move {
+            (metric(
+                &base,
+                "edgeflag_serve_watch_publishes_total{result=\"failed\"}",
+            )
+            .await
+                >= 1)
+                .then_some(())
+        }
+    })
+    .await;
+    let rs = Ruleset::from_bytes(&get(&url).await.bytes().await.unwrap()).unwrap();
+    assert_eq!(rs.header().version, 2);
+
+    // The rest of the layout, and nothing outside it.
+    let v1 = get(&format!(
+        "{}/production/versions/{:020}.efr",
+        server.base, 1
+    ))
+    .await;
+    assert_eq!(v1.status(), StatusCode::OK);
+    assert_eq!(
+        v1.headers()[header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    let manifest: serde_json::Value = get(&format!("{}/production/manifest.json", server.base))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(manifest["latest"], 2);
+    for path in [
+        "/production/../../etc/passwd",
+        "/production/.edgeflag.lock",
+        "/.edgeflag.lock",
+        "/production/other.txt",
+        "/nope/current.efr",
+    ] {
+        let resp = get(&format!("{}{path}", server.base)).await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+
+    let not_modified = metric(
+        &server.base,
+        "edgeflag_serve_ruleset_requests_total{status=\"304\"}",
+    )
+    .await;
+    assert!(not_modified >= 1);
+    let served = metric(
+        &server.base,
+        "edgeflag_serve_ruleset_version{env=\"production\"}",
+    )
+    .await;
+    assert_eq!(served, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn picks_up_other_publishers_and_refuses_bad_files() {
+    let (src, dir) = project("serve-dir", true, 0.1);
+    ok(&["publish", s(&src), "--to", s(&dir)]);
+    let server = Server::start(&dir, 0, &[]);
+    let url = format!("{}/production/current.efr", server.base);
+    let good = get(&url).await.bytes().await.unwrap();
+    assert_eq!(Ruleset::from_bytes(&good).unwrap().header().version, 1);
+
+    // Another process publishes into the directory: served without a restart.
+    write_source(&src, false, 0.1);
+    ok(&["publish", s(&src), "--to", s(&dir)]);
+    let u = url.clone();
+    let v2 = eventually("v2 to be served", || {
+        let u = u.clone();
+        async move {
+            let b = get(&u).await.bytes().await.ok()?;
+            let rs = Ruleset::from_bytes(&b).ok()?;
+            (rs.header().version == 2).then_some(b)
+        }
+    })
+    .await;
+
+    // Truncated, corrupt, older, and another environment's ruleset dropped in
+    // place: each refused, v2 keeps serving.
+    let current = dir.join("production/current.efr");
+    let older = std::fs::read(dir.join("production/versions/00000000000000000001.efr")).unwrap();
+    let staging = std::fs::read(dir.join("staging/current.efr")).unwrap();
+    let mut corrupt = v2.to_vec();
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0x40;
+    let bad_files: [(&str, Vec<u8>); 4] = [
+        ("truncated", v2[..v2.len() / 2].to_vec()),
+        ("corrupt", corrupt),
+        ("older", older),
+        ("other environment", staging),
+    ];
+    for (i, (what, bytes)) in bad_files.into_iter().enumerate() {
+        let tmp = dir.join("production/.bad.tmp");
+        std::fs::write(&tmp, bytes).unwrap();
+        std::fs::rename(&tmp, &current).unwrap();
+        let base = server.base.clone();
+        eventually(what, || {
+            let base = base.clone();
+            async move {
+                (metric(&base, "edgeflag_serve_reloads_total{result=\"refused\"}").await > i as u64)
+                    .then_some(())
+            }
+        })
+        .await;
+        assert_eq!(
+            get(&url).await.bytes().await.unwrap(),
+            v2,
+            "{what}: still serving v2"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holds_a_thousand_concurrent_pollers() {
+    let (src, dir) = project("serve-load", true, 0.1);
+    ok(&["publish", s(&src), "--to", s(&dir)]);
+    let server = Server::start(&dir, 0, &[]);
+    let url = format!("{}/production/current.efr", server.base);
+    const CLIENTS: usize = 1000;
+    const POLLS: usize = 5;
+    // Each poller has its own connection, opened before any polling starts, so
+    // all 1,000 are held open at once.
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(CLIENTS));
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (url, start) = (url.clone(), start.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .build()
+                    .unwrap();
+                let first = http.get(&url).send().await.map_err(|e| e.to_string())?;
+                let etag = first.headers()[header::ETAG].to_str().unwrap().to_string();
+                first.bytes().await.map_err(|e| e.to_string())?;
+                start.wait().await;
+                let mut not_modified = 0;
+                for _ in 0..POLLS {
+                    let r = http
+                        .get(&url)
+                        .header(header::IF_NONE_MATCH, &etag)
+                        .send()
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if r.status() == StatusCode::NOT_MODIFIED {
+                        not_modified += 1;
+                    }
+                }
+                Ok::<_, String>(not_modified)
+            })
+        })
+        .collect();
+    let mut errors = Vec::new();
+    let mut total = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(n) => total += n,
+            Err(e) => errors.push(e),
+        }
+    }
+    assert!(
+        errors.is_empty(),
+        "{} errors, first: {:?}",
+        errors.len(),
+        errors.first()
+    );
+    assert_eq!(
+        total,
+        CLIENTS * POLLS,
+        "every conditional poll answered 304"
+    );
+    let counted = metric(
+        &server.base,
+        "edgeflag_serve_ruleset_requests_total{status=\"304\"}",
+    )
+    .await;
+    assert_eq!(counted, (CLIENTS * POLLS) as u64);
+}

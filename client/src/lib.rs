@@ -1,0 +1,583 @@
+//! # edgeflag-client
+//!
+//! Keeps the newest good ruleset of one environment in memory in a service,
+//! fetched from an HTTP origin as described in `docs/distribution.md`.
+//!
+//! * It polls `current.efr` with `If-None-Match`; a `304` costs a few hundred bytes.
+//! * When the origin announces an event stream (`Link: <…>; rel="edgeflag-events"`,
+//!   as `edgeflag serve` does) it subscribes and fetches as soon as an event
+//!   announces a newer version, and slows polling down to a safety net.
+//! * It refuses corrupt, truncated, older or other-environment rulesets and keeps
+//!   the last good one; errors back off exponentially with jitter and honour
+//!   `Retry-After`.
+//! * Evaluation reads the current ruleset through an [`arc_swap`] pointer: it never
+//!   blocks and never waits for the network.
+//!
+//! See [`Client`] for an example.
+
+#![warn(missing_docs)]
+
+mod cache;
+mod error;
+mod poll;
+mod push;
+
+pub use error::ClientError;
+
+use arc_swap::ArcSwapOption;
+use edgeflag_evaluator::{Context, Ruleset};
+use reqwest::Url;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Default [`ClientBuilder::poll_interval`]: 500 ms.
+///
+/// A flag change (a kill switch above all) should reach every poller within a
+/// second. Through a CDN that revalidates `current.efr` on every request
+/// (`max-age=0, must-revalidate`), a change is visible to a poller at most one
+/// interval (plus jitter of ±10 %) and one round trip after it is published, so
+/// 500 ms keeps the worst case under 1 s with room for the round trip. An
+/// unchanged poll is a `304` of about 300 bytes, i.e. two requests per second and
+/// well under 1 kB/s per process. Origins that announce an event stream make the
+/// interval matter less: with push connected the client polls only every
+/// [`DEFAULT_PUSH_POLL_INTERVAL`].
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Default [`ClientBuilder::push_poll_interval`]: the safety-net poll while the
+/// event stream is connected (30 s).
+pub const DEFAULT_PUSH_POLL_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Default [`ClientBuilder::timeout`] of one request, connect to last body byte (5 s).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Default [`ClientBuilder::max_backoff`] (30 s).
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Default [`ClientBuilder::push_idle_timeout`] (45 s: three missed keep-alives of
+/// `edgeflag serve`, which sends one every 15 s).
+pub const DEFAULT_PUSH_IDLE_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// Longest wait a `Retry-After` header can impose (5 min); longer requests are
+/// capped so a misconfigured origin cannot silence a client for hours.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+type Callback = Box<dyn Fn(&Ruleset) + Send + Sync + 'static>;
+
+enum Bootstrap {
+    Bytes(Vec<u8>),
+    File(PathBuf),
+}
+
+/// Where the ruleset a client holds came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Source {
+    /// [`ClientBuilder::bootstrap_bytes`] or [`ClientBuilder::bootstrap_file`].
+    Bootstrap,
+    /// The [`ClientBuilder::cache_file`], loaded at start.
+    Cache,
+    /// Downloaded from the origin.
+    Origin,
+}
+
+/// A snapshot of a client's state, from [`Client::status`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Status {
+    /// The environment the client accepts rulesets for: configured with
+    /// [`ClientBuilder::environment`], else learned from the bootstrap ruleset or
+    /// the first ruleset downloaded (`None` until then).
+    pub environment: Option<String>,
+    /// Version of the held ruleset (`None` until the client has one).
+    pub version: Option<u64>,
+    /// Where the held ruleset came from.
+    pub source: Option<Source>,
+    /// When the held ruleset was installed (loaded at start or swapped in).
+    pub updated_at: Option<SystemTime>,
+    /// When the origin last confirmed the held ruleset is current (a `304`, or a
+    /// `200` that was accepted or was identical to the held one).
+    pub checked_at: Option<SystemTime>,
+    /// The most recent error (a failed request or a refused ruleset), kept after
+    /// the client recovers; [`consecutive_failures`](Self::consecutive_failures)
+    /// tells whether it is current.
+    pub last_error: Option<String>,
+    /// When [`last_error`](Self::last_error) happened.
+    pub last_error_at: Option<SystemTime>,
+    /// Failed fetches since the last success (0 when healthy).
+    pub consecutive_failures: u32,
+    /// Whether the event stream is connected.
+    pub push_connected: bool,
+    /// Requests made to the ruleset URL (polls and push-triggered fetches).
+    pub fetches: u64,
+    /// Whether the background task has been stopped with [`Client::close`].
+    pub closed: bool,
+}
+
+impl Status {
+    /// Time since the held ruleset was installed ([`updated_at`](Self::updated_at)).
+    pub fn age(&self) -> Option<Duration> {
+        self.updated_at
+            .map(|t| SystemTime::now().duration_since(t).unwrap_or_default())
+    }
+
+    /// Time since the origin last confirmed the held ruleset
+    /// ([`checked_at`](Self::checked_at)): how stale the client may be.
+    pub fn since_checked(&self) -> Option<Duration> {
+        self.checked_at
+            .map(|t| SystemTime::now().duration_since(t).unwrap_or_default())
+    }
+}
+
+/// State shared between the client handles and the background task.
+pub(crate) struct Shared {
+    pub(crate) current: ArcSwapOption<Ruleset>,
+    pub(crate) status: Mutex<Status>,
+    /// The held version, for [`Client::wait_for_version`] and [`Client::ready`].
+    pub(crate) version: watch::Sender<Option<u64>>,
+    pub(crate) callbacks: Vec<Callback>,
+}
+
+impl Shared {
+    pub(crate) fn status(&self) -> MutexGuard<'_, Status> {
+        // A panic while holding the lock cannot leave a Status half-written in a
+        // way that matters; keep serving it.
+        self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Configures and starts a [`Client`]; see [`Client::builder`].
+#[must_use = "a builder does nothing until start() is called"]
+pub struct ClientBuilder {
+    url: String,
+    environment: Option<String>,
+    poll_interval: Duration,
+    push_poll_interval: Duration,
+    timeout: Duration,
+    max_backoff: Duration,
+    push_idle_timeout: Duration,
+    bootstrap: Option<Bootstrap>,
+    cache_file: Option<PathBuf>,
+    push: bool,
+    callbacks: Vec<Callback>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("url", &self.url)
+            .field("environment", &self.environment)
+            .field("poll_interval", &self.poll_interval)
+            .field("push_poll_interval", &self.push_poll_interval)
+            .field("timeout", &self.timeout)
+            .field("max_backoff", &self.max_backoff)
+            .field("push_idle_timeout", &self.push_idle_timeout)
+            .field("bootstrap", &self.bootstrap.is_some())
+            .field("cache_file", &self.cache_file)
+            .field("push", &self.push)
+            .field("on_change", &self.callbacks.len())
+            .finish()
+    }
+}
+
+impl ClientBuilder {
+    /// The environment the client accepts. Without it, the environment is learned
+    /// from the bootstrap ruleset or the first ruleset downloaded and enforced from
+    /// then on. (A ruleset loaded from the cache file does not set it, so a cache
+    /// left over from another configuration cannot lock the client out.)
+    pub fn environment(mut self, env: impl Into<String>) -> Self {
+        self.environment = Some(env.into());
+        self
+    }
+
+    /// Time between polls while no event stream is connected (default
+    /// [`DEFAULT_POLL_INTERVAL`], whose documentation explains the choice). Each
+    /// wait is jittered by ±10 %.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// Time between safety-net polls while the event stream is connected (default
+    /// [`DEFAULT_PUSH_POLL_INTERVAL`]; never shorter than the poll interval).
+    pub fn push_poll_interval(mut self, interval: Duration) -> Self {
+        self.push_poll_interval = interval;
+        self
+    }
+
+    /// Timeout of one request, from connecting to the last byte of the body
+    /// (default [`DEFAULT_TIMEOUT`]). A slower response counts as a failure.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Longest wait between retries after failures (default
+    /// [`DEFAULT_MAX_BACKOFF`]). The wait after `n` consecutive failures is
+    /// `poll_interval · 2^n`, capped at this, with equal jitter (between half and
+    /// all of it). `Retry-After` can impose a longer wait (up to
+    /// [`MAX_RETRY_AFTER`]).
+    pub fn max_backoff(mut self, max: Duration) -> Self {
+        self.max_backoff = max;
+        self
+    }
+
+    /// How long the event stream may stay silent before it is considered dead and
+    /// reopened (default [`DEFAULT_PUSH_IDLE_TIMEOUT`]).
+    pub fn push_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.push_idle_timeout = timeout;
+        self
+    }
+
+    /// A ruleset to serve from the start, before (or without) any download. It is
+    /// verified by [`start`](Self::start), which fails if it is invalid.
+    pub fn bootstrap_bytes(mut self, bytes: Vec<u8>) -> Self {
+        self.bootstrap = Some(Bootstrap::Bytes(bytes));
+        self
+    }
+
+    /// Like [`bootstrap_bytes`](Self::bootstrap_bytes), read from a file by
+    /// [`start`](Self::start) (which fails if it cannot be read or is invalid).
+    pub fn bootstrap_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.bootstrap = Some(Bootstrap::File(path.into()));
+        self
+    }
+
+    /// Keeps a copy of the last ruleset accepted from the origin in this file
+    /// (replaced atomically: written to a temporary file in the same directory,
+    /// then renamed) and loads it at start, so a restarted service has its flags
+    /// while the origin is unreachable. An unreadable or invalid cache is logged
+    /// and ignored. When both a bootstrap ruleset and a cached one are present, the
+    /// newer version of the configured environment wins.
+    pub fn cache_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.cache_file = Some(path.into());
+        self
+    }
+
+    /// Whether to subscribe to the event stream the origin announces (default
+    /// `true`). Without push the client only polls.
+    pub fn push(mut self, enabled: bool) -> Self {
+        self.push = enabled;
+        self
+    }
+
+    /// Registers a callback run on the background task after each ruleset swapped
+    /// in from the origin, with the new ruleset (not for the bootstrap or cached
+    /// ruleset loaded by [`start`](Self::start)). Call several times to register
+    /// several; they run in registration order. Keep them short; a panic in one is
+    /// caught and logged.
+    pub fn on_change(mut self, f: impl Fn(&Ruleset) + Send + Sync + 'static) -> Self {
+        self.callbacks.push(Box::new(f));
+        self
+    }
+
+    /// Loads the bootstrap and cached rulesets, then spawns the background task on
+    /// the current tokio runtime. The first fetch starts immediately.
+    ///
+    /// Fails on an invalid URL or setting, an unreadable or invalid bootstrap
+    /// ruleset, or when called outside a tokio runtime. Reads the bootstrap and
+    /// cache files synchronously.
+    pub fn start(self) -> Result<Client, ClientError> {
+        let url = Url::parse(&self.url).map_err(|e| ClientError::InvalidUrl {
+            url: self.url.clone(),
+            reason: e.to_string(),
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ClientError::InvalidUrl {
+                url: self.url.clone(),
+                reason: format!("scheme {:?} is not http or https", url.scheme()),
+            });
+        }
+        for (name, d) in [
+            ("poll_interval", self.poll_interval),
+            ("timeout", self.timeout),
+            ("max_backoff", self.max_backoff),
+            ("push_idle_timeout", self.push_idle_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(ClientError::Config(format!("{name} must not be zero")));
+            }
+        }
+        if let Some(env) = &self.environment {
+            if env.is_empty() || env.len() > edgeflag_evaluator::format::MAX_ENV_LEN {
+                return Err(ClientError::Config(format!(
+                    "environment name must be 1 to {} bytes",
+                    edgeflag_evaluator::format::MAX_ENV_LEN
+                )));
+            }
+        }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| ClientError::NoRuntime)?;
+
+        let mut environment = self.environment.clone();
+        let mut initial: Option<(Ruleset, Source)> = None;
+        if let Some(b) = self.bootstrap {
+            let bytes = match b {
+                Bootstrap::Bytes(b) => b,
+                Bootstrap::File(path) => std::fs::read(&path)
+                    .map_err(|source| ClientError::BootstrapFile { path, source })?,
+            };
+            let rs = Ruleset::from_bytes(&bytes).map_err(ClientError::Bootstrap)?;
+            let found = &rs.header().environment;
+            match &environment {
+                Some(expected) if expected != found => {
+                    return Err(ClientError::EnvironmentMismatch {
+                        expected: expected.clone(),
+                        found: found.clone(),
+                    })
+                }
+                Some(_) => {}
+                None => environment = Some(found.clone()),
+            }
+            initial = Some((rs, Source::Bootstrap));
+        }
+        if let Some(path) = &self.cache_file {
+            match cache::load(path) {
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "ignoring the cached ruleset"),
+                Ok(Some((rs, _))) => {
+                    let h = rs.header();
+                    if environment.as_ref().is_some_and(|e| *e != h.environment) {
+                        tracing::warn!(
+                            cache = %path.display(),
+                            found = %h.environment,
+                            "ignoring the cached ruleset: it is for another environment"
+                        );
+                    } else if initial
+                        .as_ref()
+                        .is_none_or(|(b, _)| h.version > b.header().version)
+                    {
+                        tracing::info!(
+                            cache = %path.display(),
+                            version = h.version,
+                            "loaded the cached ruleset"
+                        );
+                        initial = Some((rs, Source::Cache));
+                    }
+                }
+            }
+        }
+
+        let http = reqwest::Client::builder()
+            .connect_timeout(self.timeout)
+            .user_agent(concat!("edgeflag-client/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(ClientError::Http)?;
+
+        let now = SystemTime::now();
+        let mut status = Status {
+            environment: environment.clone(),
+            version: None,
+            source: None,
+            updated_at: None,
+            checked_at: None,
+            last_error: None,
+            last_error_at: None,
+            consecutive_failures: 0,
+            push_connected: false,
+            fetches: 0,
+            closed: false,
+        };
+        let current = ArcSwapOption::empty();
+        let mut held = None;
+        if let Some((rs, source)) = initial {
+            status.version = Some(rs.header().version);
+            status.source = Some(source);
+            status.updated_at = Some(now);
+            held = Some(rs.header().version);
+            current.store(Some(Arc::new(rs)));
+        }
+        let (version, _) = watch::channel(held);
+        let shared = Arc::new(Shared {
+            current,
+            status: Mutex::new(status),
+            version,
+            callbacks: self.callbacks,
+        });
+        let poller = poll::Poller::new(
+            poll::Config {
+                url,
+                poll_interval: self.poll_interval,
+                push_poll_interval: self.push_poll_interval.max(self.poll_interval),
+                timeout: self.timeout,
+                max_backoff: self.max_backoff,
+                push_idle_timeout: self.push_idle_timeout,
+                push: self.push,
+                cache_file: self.cache_file,
+            },
+            environment,
+            http,
+            shared.clone(),
+        );
+        let task = runtime.spawn(poller.run());
+        Ok(Client {
+            inner: Arc::new(Handle { shared, task }),
+        })
+    }
+}
+
+struct Handle {
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Keeps the newest good ruleset of one environment, fetched from an HTTP origin
+/// by a background task, and evaluates flags against it.
+///
+/// Cloning is cheap (an `Arc`); all clones share one background task, which stops
+/// when the last clone is dropped or [`close`](Self::close) is called. Evaluation
+/// never blocks: it reads the current ruleset through an atomic pointer.
+///
+/// ```no_run
+/// use edgeflag_client::Client;
+/// use edgeflag_evaluator::Context;
+/// use std::time::Duration;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = Client::builder("http://127.0.0.1:8080/production/current.efr")
+///     .environment("production")
+///     .cache_file("/var/cache/myservice/production.efr")
+///     .on_change(|rs| println!("now at version {}", rs.header().version))
+///     .start()?;
+///
+/// // Wait (a bounded time) for a first ruleset; without one, getters return the
+/// // default given.
+/// if !client.ready(Duration::from_secs(2)).await {
+///     eprintln!("no ruleset yet: {:?}", client.status().last_error);
+/// }
+///
+/// let ctx = Context::new("user-42").with("country", "DE");
+/// if client.bool_value("new-checkout", &ctx, false) {
+///     // new code path
+/// }
+///
+/// // Several evaluations against one consistent snapshot:
+/// if let Some(rules) = client.ruleset() {
+///     let detail = rules.evaluate("new-checkout", &ctx);
+///     println!("{:?} because {}", detail.value, detail.reason.kind());
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Handle>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
+impl Client {
+    /// A builder for a client polling `url`, the `current.efr` of one environment
+    /// (for example `http://127.0.0.1:8080/production/current.efr`).
+    pub fn builder(url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            url: url.into(),
+            environment: None,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            push_poll_interval: DEFAULT_PUSH_POLL_INTERVAL,
+            timeout: DEFAULT_TIMEOUT,
+            max_backoff: DEFAULT_MAX_BACKOFF,
+            push_idle_timeout: DEFAULT_PUSH_IDLE_TIMEOUT,
+            bootstrap: None,
+            cache_file: None,
+            push: true,
+            callbacks: Vec::new(),
+        }
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
+    /// The current ruleset, or `None` before the first one arrives. The snapshot
+    /// stays valid (and unchanged) while held, whatever the client swaps in
+    /// meanwhile: use it for several evaluations that must agree.
+    pub fn ruleset(&self) -> Option<Arc<Ruleset>> {
+        self.shared().current.load_full()
+    }
+
+    /// [`Ruleset::bool_value`] on the current ruleset; `default` without one.
+    pub fn bool_value(&self, key: &str, ctx: &Context, default: bool) -> bool {
+        match &*self.shared().current.load() {
+            Some(rs) => rs.bool_value(key, ctx, default),
+            None => default,
+        }
+    }
+
+    /// [`Ruleset::number_value`] on the current ruleset; `default` without one.
+    pub fn number_value(&self, key: &str, ctx: &Context, default: f64) -> f64 {
+        match &*self.shared().current.load() {
+            Some(rs) => rs.number_value(key, ctx, default),
+            None => default,
+        }
+    }
+
+    /// [`Ruleset::string_value`] on the current ruleset; `default` without one.
+    /// Returns an owned string because the ruleset may be swapped right after; use
+    /// [`ruleset`](Self::ruleset) to borrow from a snapshot instead.
+    pub fn string_value(&self, key: &str, ctx: &Context, default: &str) -> String {
+        match &*self.shared().current.load() {
+            Some(rs) => rs.string_value(key, ctx, default).to_owned(),
+            None => default.to_owned(),
+        }
+    }
+
+    /// [`Ruleset::json_value`] (the JSON text of the variation) on the current
+    /// ruleset; `default` without one.
+    pub fn json_value(&self, key: &str, ctx: &Context, default: &str) -> String {
+        match &*self.shared().current.load() {
+            Some(rs) => rs.json_value(key, ctx, default).to_owned(),
+            None => default.to_owned(),
+        }
+    }
+
+    /// A snapshot of the client's state.
+    pub fn status(&self) -> Status {
+        self.shared().status().clone()
+    }
+
+    /// Waits until the client holds version `version` or newer, at most `timeout`.
+    /// Returns whether it does.
+    pub async fn wait_for_version(&self, version: u64, timeout: Duration) -> bool {
+        self.wait_until(timeout, |v| v.is_some_and(|v| v >= version))
+            .await
+    }
+
+    /// Waits until the client holds a ruleset (any version, including a bootstrap
+    /// or cached one), at most `timeout`. Returns whether it does.
+    pub async fn ready(&self, timeout: Duration) -> bool {
+        self.wait_until(timeout, |v| v.is_some()).await
+    }
+
+    async fn wait_until(&self, timeout: Duration, f: impl FnMut(&Option<u64>) -> bool) -> bool {
+        let mut rx = self.shared().version.subscribe();
+        let reached = matches!(
+            tokio::time::timeout(timeout, rx.wait_for(f)).await,
+            Ok(Ok(_))
+        );
+        reached
+    }
+
+    /// Stops the background task (for every clone). The held ruleset stays
+    /// available for evaluation; it is no longer updated.
+    pub fn close(&self) {
+        self.inner.task.abort();
+        let mut st = self.shared().status();
+        st.closed = true;
+        st.push_connected = false;
+    }
+}

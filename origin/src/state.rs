@@ -1,0 +1,159 @@
+//! What the server holds: each environment's current ruleset in memory (so a
+//! poll is answered without touching the disk), reloaded when the directory
+//! changes, and a broadcast of every new version for the event streams.
+
+use crate::metrics::Metrics;
+use edgeflag_evaluator::format;
+use edgeflag_publish::layout::{self, etag_of};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+use tokio::sync::broadcast;
+
+/// One environment's served ruleset.
+#[derive(Debug)]
+pub struct Current {
+    /// The file's bytes.
+    pub bytes: axum::body::Bytes,
+    /// Strong ETag of the bytes.
+    pub etag: String,
+    /// Version from the header.
+    pub version: u64,
+}
+
+/// Size and modification time of a file, to skip re-reading unchanged files.
+type Stamp = (u64, Option<SystemTime>);
+
+/// An announcement of a new version, sent on the event streams.
+#[derive(Debug, Clone)]
+pub struct Announce {
+    /// The environment.
+    pub env: String,
+    /// The new version.
+    pub version: u64,
+    /// Its ETag.
+    pub etag: String,
+}
+
+/// Shared server state.
+#[derive(Debug)]
+pub struct State {
+    /// The publish directory.
+    pub dir: PathBuf,
+    current: RwLock<HashMap<String, Arc<Current>>>,
+    seen: Mutex<HashMap<String, Stamp>>,
+    /// New versions, for `/<env>/events`.
+    pub announce: broadcast::Sender<Announce>,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+}
+
+impl State {
+    /// Empty state over `dir`; call [`State::refresh`] to load.
+    pub fn new(dir: PathBuf) -> State {
+        State {
+            dir,
+            current: RwLock::new(HashMap::new()),
+            seen: Mutex::new(HashMap::new()),
+            announce: broadcast::channel(1024).0,
+            metrics: Metrics::default(),
+        }
+    }
+
+    /// The ruleset served for `env`.
+    pub fn current(&self, env: &str) -> Option<Arc<Current>> {
+        self.current.read().ok()?.get(env).cloned()
+    }
+
+    /// `(environment, version)` pairs, sorted.
+    pub fn versions(&self) -> Vec<(String, u64)> {
+        let mut v: Vec<_> = self
+            .current
+            .read()
+            .map(|m| m.iter().map(|(k, c)| (k.clone(), c.version)).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// Re-reads every `<env>/current.efr` whose size or modification time
+    /// changed. A file that does not verify, is for another environment or is
+    /// older than the one served is refused (and logged); the served one stays.
+    pub fn refresh(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Some(env) = entry.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if !edgeflag_compiler::is_valid_environment(&env) {
+                continue;
+            }
+            let path = self.dir.join(layout::current(&env));
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let stamp = (meta.len(), meta.modified().ok());
+            if let Ok(mut seen) = self.seen.lock() {
+                if seen.get(&env) == Some(&stamp) {
+                    continue;
+                }
+                seen.insert(env.clone(), stamp);
+            }
+            let held = self.current(&env);
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            let refuse = |why: String| {
+                self.metrics.reload_refused.fetch_add(1, Relaxed);
+                tracing::warn!(file = %path.display(), "not serving: {why}");
+            };
+            let header = match format::read_header(&bytes) {
+                Ok((h, _)) => h,
+                Err(e) => {
+                    refuse(e.to_string());
+                    continue;
+                }
+            };
+            if header.environment != env {
+                refuse(format!(
+                    "ruleset is for environment {:?}",
+                    header.environment
+                ));
+                continue;
+            }
+            if let Some(h) = &held {
+                if header.version < h.version {
+                    refuse(format!(
+                        "version {} is older than {}",
+                        header.version, h.version
+                    ));
+                    continue;
+                }
+            }
+            let etag = etag_of(&bytes);
+            if held.as_ref().is_some_and(|h| h.etag == etag) {
+                continue;
+            }
+            let current = Arc::new(Current {
+                bytes: bytes.into(),
+                etag: etag.clone(),
+                version: header.version,
+            });
+            if let Ok(mut map) = self.current.write() {
+                map.insert(env.clone(), current);
+            }
+            self.metrics.reloads.fetch_add(1, Relaxed);
+            tracing::info!(env = %env, version = header.version, "serving new ruleset");
+            // No subscribers is not an error.
+            let _ = self.announce.send(Announce {
+                env,
+                version: header.version,
+                etag,
+            });
+        }
+    }
+}
