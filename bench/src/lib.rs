@@ -218,6 +218,7 @@ pub fn edgeflag_compile(sources: &[(String, String)]) -> Vec<u8> {
         &edgeflag_evaluator::format::EncodeOptions {
             environment: &env.name,
             version: 1,
+            epoch: 1,
             created_at_ms: 0,
         },
     )

@@ -33,13 +33,16 @@ pub fn write(src: &Path, out: &Path, version: Option<u64>) -> Result<ExitCode, C
     let envs = compile(src)?;
     std::fs::create_dir_all(out).map_err(io_err(out))?;
     let created_at_ms = edgeflag_publish::now_ms();
-    let version = version.unwrap_or(created_at_ms.max(1) as u64);
+    // Epoch 0: compiled, never published. Every published ruleset (a later
+    // epoch) replaces it, so the file works as a client's offline bootstrap.
+    let version = version.unwrap_or(0);
     for env in &envs {
         let bytes = encode(
             &env.body,
             &EncodeOptions {
                 environment: &env.name,
                 version,
+                epoch: 0,
                 created_at_ms,
             },
         )?;

@@ -39,8 +39,9 @@ enum Command {
         /// Output directory (created if missing).
         #[arg(long)]
         out: PathBuf,
-        /// Ruleset version to stamp (default: the current Unix time in milliseconds,
-        /// so successive compiles increase).
+        /// Ruleset version to stamp (default 0). Compiled rulesets are in epoch 0,
+        /// "never published": any published ruleset replaces them, so they work as
+        /// a client's offline bootstrap.
         #[arg(long)]
         ruleset_version: Option<u64>,
     },
@@ -102,6 +103,10 @@ enum Command {
         /// Publish a new version even when the rules did not change.
         #[arg(long)]
         force: bool,
+        /// Begin a new epoch: clients accept this version whatever version they
+        /// hold (after the destination was restored to an older state).
+        #[arg(long)]
+        new_epoch: bool,
     },
     /// Republish an earlier version's rules as a new, higher version.
     Rollback {
@@ -179,7 +184,8 @@ fn main() -> ExitCode {
             envs,
             actor,
             force,
-        } => publish::publish(&src, &target, &envs, actor.as_deref(), force),
+            new_epoch,
+        } => publish::publish(&src, &target, &envs, actor.as_deref(), force, new_epoch),
         Command::Rollback {
             target,
             env,

@@ -5,7 +5,7 @@ use edgeflag_compiler::describe::rfc3339_ms;
 use edgeflag_publish::dest::Destination;
 use edgeflag_publish::manifest::Action;
 use edgeflag_publish::store::{S3Options, Store};
-use edgeflag_publish::{self as publish, Outcome};
+use edgeflag_publish::{self as publish, Outcome, Publication};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -55,6 +55,8 @@ fn report(env: &str, dest: &Destination, outcome: &Outcome) {
     match outcome {
         Outcome::Published {
             version,
+            epoch,
+            new_epoch,
             previous,
             size,
             checksum,
@@ -64,6 +66,9 @@ fn report(env: &str, dest: &Destination, outcome: &Outcome) {
             println!(
                 "published {env} v{version}{from} to {dest}: {size} bytes, checksum {checksum:016x}"
             );
+            if *new_epoch {
+                println!("  new epoch {epoch} ({})", rfc3339_ms(*epoch as i64));
+            }
             for line in changes {
                 println!("  {line}");
             }
@@ -81,6 +86,7 @@ pub fn publish(
     envs: &[String],
     actor: Option<&str>,
     force: bool,
+    new_epoch: bool,
 ) -> Result<ExitCode, CliError> {
     let compiled = super::build::compile(src)?;
     for wanted in envs {
@@ -100,9 +106,11 @@ pub fn publish(
             .iter()
             .filter(|e| envs.is_empty() || envs.contains(&e.name))
         {
-            let outcome =
-                publish::publish_body(&store, &env.name, &env.body, Action::Publish, &actor, force)
-                    .await?;
+            let p = Publication::new(&env.name, &env.body)
+                .actor(&actor)
+                .force(force)
+                .new_epoch(new_epoch);
+            let outcome = publish::publish(&store, &p).await?;
             report(&env.name, &target.to, &outcome);
         }
         Ok(ExitCode::SUCCESS)

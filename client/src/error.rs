@@ -71,15 +71,8 @@ pub(crate) enum FetchError {
     Truncated { expected: u64, got: usize },
     #[error("ruleset refused: {0}")]
     Decode(#[from] DecodeError),
-    #[error("ruleset refused: it is for environment {found:?}, the client expects {expected:?}")]
-    Environment { expected: String, found: String },
-    #[error("ruleset refused: version {found} is older than the held version {held}")]
-    Older { held: u64, found: u64 },
-    #[error(
-        "ruleset refused: version {version} has checksum {found:#018x}, \
-         the held ruleset of the same version has {held:#018x}"
-    )]
-    SameVersionDiffers { version: u64, held: u64, found: u64 },
+    #[error("ruleset refused: {0}")]
+    Refused(edgeflag_evaluator::accept::Refusal),
 }
 
 impl FetchError {

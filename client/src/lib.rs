@@ -25,6 +25,7 @@ mod push;
 pub use error::ClientError;
 
 use arc_swap::ArcSwapOption;
+use edgeflag_evaluator::accept::{Policy, Position, Verdict};
 use edgeflag_evaluator::{Context, Ruleset};
 use reqwest::Url;
 use std::fmt;
@@ -66,6 +67,9 @@ pub const DEFAULT_PUSH_IDLE_TIMEOUT: Duration = Duration::from_secs(45);
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 type Callback = Box<dyn Fn(&Ruleset) + Send + Sync + 'static>;
+
+/// A ruleset held at start, and where it came from.
+type Held = (Ruleset, Source);
 
 enum Bootstrap {
     Bytes(Vec<u8>),
@@ -115,6 +119,23 @@ pub struct Status {
     pub fetches: u64,
     /// Whether the background task has been stopped with [`Client::close`].
     pub closed: bool,
+    /// Set while the origin serves an older ruleset than the one held (a
+    /// destination restored to an older state, or a stale CDN edge): the client
+    /// keeps what it holds, which the origin may never reach. Cleared when the
+    /// origin serves the held ruleset or a newer one.
+    pub origin_behind: Option<OriginBehind>,
+    /// Downloads refused as older than the held ruleset, since start.
+    pub refused_older: u64,
+}
+
+/// The held and the served position when the origin is behind the client
+/// ([`Status::origin_behind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OriginBehind {
+    /// What the client holds (and keeps serving).
+    pub held: Position,
+    /// What the origin serves.
+    pub served: Position,
 }
 
 impl Status {
@@ -281,121 +302,16 @@ impl ClientBuilder {
     /// ruleset, or when called outside a tokio runtime. Reads the bootstrap and
     /// cache files synchronously.
     pub fn start(self) -> Result<Client, ClientError> {
-        let url = Url::parse(&self.url).map_err(|e| ClientError::InvalidUrl {
-            url: self.url.clone(),
-            reason: e.to_string(),
-        })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(ClientError::InvalidUrl {
-                url: self.url.clone(),
-                reason: format!("scheme {:?} is not http or https", url.scheme()),
-            });
-        }
-        for (name, d) in [
-            ("poll_interval", self.poll_interval),
-            ("timeout", self.timeout),
-            ("max_backoff", self.max_backoff),
-            ("push_idle_timeout", self.push_idle_timeout),
-        ] {
-            if d.is_zero() {
-                return Err(ClientError::Config(format!("{name} must not be zero")));
-            }
-        }
-        if let Some(env) = &self.environment {
-            if env.is_empty() || env.len() > edgeflag_evaluator::format::MAX_ENV_LEN {
-                return Err(ClientError::Config(format!(
-                    "environment name must be 1 to {} bytes",
-                    edgeflag_evaluator::format::MAX_ENV_LEN
-                )));
-            }
-        }
+        let url = self.checked_url()?;
+        self.check_settings()?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ClientError::NoRuntime)?;
-
-        let mut environment = self.environment.clone();
-        let mut initial: Option<(Ruleset, Source)> = None;
-        if let Some(b) = self.bootstrap {
-            let bytes = match b {
-                Bootstrap::Bytes(b) => b,
-                Bootstrap::File(path) => std::fs::read(&path)
-                    .map_err(|source| ClientError::BootstrapFile { path, source })?,
-            };
-            let rs = Ruleset::from_bytes(&bytes).map_err(ClientError::Bootstrap)?;
-            let found = &rs.header().environment;
-            match &environment {
-                Some(expected) if expected != found => {
-                    return Err(ClientError::EnvironmentMismatch {
-                        expected: expected.clone(),
-                        found: found.clone(),
-                    })
-                }
-                Some(_) => {}
-                None => environment = Some(found.clone()),
-            }
-            initial = Some((rs, Source::Bootstrap));
-        }
-        if let Some(path) = &self.cache_file {
-            match cache::load(path) {
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "ignoring the cached ruleset"),
-                Ok(Some((rs, _))) => {
-                    let h = rs.header();
-                    if environment.as_ref().is_some_and(|e| *e != h.environment) {
-                        tracing::warn!(
-                            cache = %path.display(),
-                            found = %h.environment,
-                            "ignoring the cached ruleset: it is for another environment"
-                        );
-                    } else if initial
-                        .as_ref()
-                        .is_none_or(|(b, _)| h.version > b.header().version)
-                    {
-                        tracing::info!(
-                            cache = %path.display(),
-                            version = h.version,
-                            "loaded the cached ruleset"
-                        );
-                        initial = Some((rs, Source::Cache));
-                    }
-                }
-            }
-        }
-
         let http = reqwest::Client::builder()
             .connect_timeout(self.timeout)
             .user_agent(concat!("edgeflag-client/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(ClientError::Http)?;
-
-        let now = SystemTime::now();
-        let mut status = Status {
-            environment: environment.clone(),
-            version: None,
-            source: None,
-            updated_at: None,
-            checked_at: None,
-            last_error: None,
-            last_error_at: None,
-            consecutive_failures: 0,
-            push_connected: false,
-            fetches: 0,
-            closed: false,
-        };
-        let current = ArcSwapOption::empty();
-        let mut held = None;
-        if let Some((rs, source)) = initial {
-            status.version = Some(rs.header().version);
-            status.source = Some(source);
-            status.updated_at = Some(now);
-            held = Some(rs.header().version);
-            current.store(Some(Arc::new(rs)));
-        }
-        let (version, _) = watch::channel(held);
-        let shared = Arc::new(Shared {
-            current,
-            status: Mutex::new(status),
-            version,
-            callbacks: self.callbacks,
-        });
+        let (initial, environment) = self.initial_ruleset()?;
+        let shared = Arc::new(Shared::new(initial, environment.clone(), self.callbacks));
         let poller = poll::Poller::new(
             poll::Config {
                 url,
@@ -415,6 +331,144 @@ impl ClientBuilder {
         Ok(Client {
             inner: Arc::new(Handle { shared, task }),
         })
+    }
+
+    /// The ruleset URL, if it parses and is `http` or `https`.
+    fn checked_url(&self) -> Result<Url, ClientError> {
+        let url = Url::parse(&self.url).map_err(|e| ClientError::InvalidUrl {
+            url: self.url.clone(),
+            reason: e.to_string(),
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ClientError::InvalidUrl {
+                url: self.url.clone(),
+                reason: format!("scheme {:?} is not http or https", url.scheme()),
+            });
+        }
+        Ok(url)
+    }
+
+    /// Durations must not be zero; an environment name must fit a header.
+    fn check_settings(&self) -> Result<(), ClientError> {
+        for (name, d) in [
+            ("poll_interval", self.poll_interval),
+            ("timeout", self.timeout),
+            ("max_backoff", self.max_backoff),
+            ("push_idle_timeout", self.push_idle_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(ClientError::Config(format!("{name} must not be zero")));
+            }
+        }
+        if let Some(env) = &self.environment {
+            if env.is_empty() || env.len() > edgeflag_evaluator::format::MAX_ENV_LEN {
+                return Err(ClientError::Config(format!(
+                    "environment name must be 1 to {} bytes",
+                    edgeflag_evaluator::format::MAX_ENV_LEN
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// What the client holds before its first fetch: the bootstrap ruleset, or
+    /// the cached one when the acceptance policy lets it replace the bootstrap.
+    /// Also returns the expected environment (configured, else the bootstrap's).
+    fn initial_ruleset(&self) -> Result<(Option<Held>, Option<String>), ClientError> {
+        let mut environment = self.environment.clone();
+        let mut initial: Option<Held> = None;
+        if let Some(b) = &self.bootstrap {
+            let bytes = match b {
+                Bootstrap::Bytes(b) => b.clone(),
+                Bootstrap::File(path) => {
+                    std::fs::read(path).map_err(|source| ClientError::BootstrapFile {
+                        path: path.clone(),
+                        source,
+                    })?
+                }
+            };
+            let rs = Ruleset::from_bytes(&bytes).map_err(ClientError::Bootstrap)?;
+            let found = &rs.header().environment;
+            match &environment {
+                Some(expected) if expected != found => {
+                    return Err(ClientError::EnvironmentMismatch {
+                        expected: expected.clone(),
+                        found: found.clone(),
+                    })
+                }
+                Some(_) => {}
+                None => environment = Some(found.clone()),
+            }
+            initial = Some((rs, Source::Bootstrap));
+        }
+        let Some(path) = &self.cache_file else {
+            return Ok((initial, environment));
+        };
+        let cached = match cache::load(path) {
+            Ok(None) => return Ok((initial, environment)),
+            Err(e) => {
+                tracing::warn!(error = %e, "ignoring the cached ruleset");
+                return Ok((initial, environment));
+            }
+            Ok(Some((rs, _))) => rs,
+        };
+        let mut policy = Policy::new();
+        if let Some(env) = &environment {
+            policy = policy.environment(env.as_str());
+        }
+        let held = initial.as_ref().map(|(rs, _)| rs.header());
+        match policy.check(held, cached.header()) {
+            Ok(Verdict::Newer) => {
+                tracing::info!(
+                    cache = %path.display(),
+                    version = cached.header().version,
+                    "loaded the cached ruleset"
+                );
+                initial = Some((cached, Source::Cache));
+            }
+            Ok(Verdict::Same) => {}
+            Err(refusal) => tracing::warn!(
+                cache = %path.display(),
+                "ignoring the cached ruleset: {refusal}"
+            ),
+        }
+        Ok((initial, environment))
+    }
+}
+
+impl Shared {
+    /// The shared state at start, holding `initial` if there is one.
+    fn new(initial: Option<Held>, environment: Option<String>, callbacks: Vec<Callback>) -> Shared {
+        let mut status = Status {
+            environment,
+            version: None,
+            source: None,
+            updated_at: None,
+            checked_at: None,
+            last_error: None,
+            last_error_at: None,
+            consecutive_failures: 0,
+            push_connected: false,
+            fetches: 0,
+            closed: false,
+            origin_behind: None,
+            refused_older: 0,
+        };
+        let current = ArcSwapOption::empty();
+        let mut held = None;
+        if let Some((rs, source)) = initial {
+            status.version = Some(rs.header().version);
+            status.source = Some(source);
+            status.updated_at = Some(SystemTime::now());
+            held = Some(rs.header().version);
+            current.store(Some(Arc::new(rs)));
+        }
+        Shared {
+            current,
+            status: Mutex::new(status),
+            version: watch::channel(held).0,
+            callbacks,
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 
 use super::error::FetchError;
 use super::push::{self, PushConfig, PushMsg};
-use super::{cache, Shared, Source, MAX_RETRY_AFTER};
+use super::{cache, OriginBehind, Shared, Source, MAX_RETRY_AFTER};
+use edgeflag_evaluator::accept::{Policy, Position, Refusal, Verdict};
 use edgeflag_evaluator::format::{HEADER_LEN, MAX_BODY_LEN};
 use edgeflag_evaluator::Ruleset;
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_LENGTH, ETAG, IF_NONE_MATCH, RETRY_AFTER};
@@ -91,8 +92,8 @@ pub(crate) struct Poller {
     not_before: Option<Instant>,
     push: Option<PushTask>,
     push_connected: bool,
-    /// Newest version announced by the event stream.
-    announced: Option<u64>,
+    /// Newest position announced by the event stream.
+    announced: Option<Position>,
 }
 
 impl Poller {
@@ -116,19 +117,12 @@ impl Poller {
         }
     }
 
-    fn held(&self) -> Option<(String, u64, u64)> {
-        self.shared.current.load().as_ref().map(|rs| {
-            let h = rs.header();
-            (h.environment.clone(), h.version, h.checksum)
-        })
-    }
-
-    fn held_version(&self) -> Option<u64> {
+    fn held_position(&self) -> Option<Position> {
         self.shared
             .current
             .load()
             .as_ref()
-            .map(|rs| rs.header().version)
+            .map(|rs| Position::of(rs.header()))
     }
 
     pub(crate) async fn run(self) {
@@ -185,16 +179,16 @@ impl Poller {
                 }
                 false
             }
-            PushMsg::Announced { env, version } => {
+            PushMsg::Announced { env, position } => {
                 if let (Some(e), Some(want)) = (&env, &self.environment) {
                     if e != want {
                         return false;
                     }
                 }
-                self.announced = Some(self.announced.map_or(version, |a| a.max(version)));
-                let newer = self.held_version().is_none_or(|h| version > h);
+                self.announced = Some(self.announced.map_or(position, |a| a.max(position)));
+                let newer = self.held_position().is_none_or(|h| position > h);
                 if newer {
-                    tracing::debug!(version, "event stream announced a newer version; fetching");
+                    tracing::debug!(%position, "event stream announced a newer version; fetching");
                 }
                 newer
             }
@@ -216,7 +210,7 @@ impl Poller {
                 drop(st);
                 // While push is connected, poll slowly, unless the stream announced
                 // a version not fetched yet (a CDN may lag behind the event).
-                let behind = match (self.announced, self.held_version()) {
+                let behind = match (self.announced, self.held_position()) {
                     (Some(a), Some(h)) => a > h,
                     (Some(_), None) => true,
                     _ => false,
@@ -408,48 +402,57 @@ impl Poller {
             Ok((rs, bytes)) => (rs?, bytes),
             Err(e) => return Err(FetchError::Request(format!("decoder failed: {e}"))),
         };
-        let h = rs.header();
-        if let Some(expected) = &self.environment {
-            if *expected != h.environment {
-                return Err(FetchError::Environment {
-                    expected: expected.clone(),
-                    found: h.environment.clone(),
-                });
+        let mut policy = Policy::new();
+        if let Some(env) = &self.environment {
+            policy = policy.environment(env.as_str());
+        }
+        let held = self.shared.current.load_full();
+        match policy.check(held.as_ref().map(|h| h.header()), rs.header()) {
+            Ok(Verdict::Newer) => {}
+            Ok(Verdict::Same) => {
+                // The same ruleset (perhaps served with a new ETag).
+                self.etag = etag;
+                self.shared.status().origin_behind = None;
+                return Ok(());
+            }
+            Err(refusal) => {
+                if let Refusal::Older { held, found } = &refusal {
+                    self.origin_behind(*held, *found);
+                }
+                return Err(FetchError::Refused(refusal));
             }
         }
-        if let Some((env, version, checksum)) = self.held() {
-            // Versions only compare within one environment (a cached ruleset of
-            // another environment does not set the expected environment).
-            if env == h.environment {
-                if h.version < version {
-                    return Err(FetchError::Older {
-                        held: version,
-                        found: h.version,
-                    });
-                }
-                if h.version == version {
-                    if h.checksum != checksum {
-                        return Err(FetchError::SameVersionDiffers {
-                            version,
-                            held: checksum,
-                            found: h.checksum,
-                        });
-                    }
-                    // The same ruleset (perhaps served with a new ETag).
-                    self.etag = etag;
-                    return Ok(());
-                }
-            } else {
-                tracing::warn!(
-                    held = %env,
-                    found = %h.environment,
-                    "replacing the cached ruleset of another environment"
-                );
-            }
+        if let Some(h) = held
+            .as_ref()
+            .filter(|h| h.header().environment != rs.header().environment)
+        {
+            tracing::warn!(
+                held = %h.header().environment,
+                found = %rs.header().environment,
+                "replacing the cached ruleset of another environment"
+            );
         }
         self.etag = etag;
         self.install(rs, bytes).await;
         Ok(())
+    }
+
+    /// The origin serves an older ruleset than the one held: say so loudly, once
+    /// per refused position, and count it. It happens when a destination was
+    /// restored to an older state (or a CDN edge is stale); the way out is to
+    /// publish again with `--new-epoch`, which every client accepts.
+    fn origin_behind(&mut self, held: Position, served: Position) {
+        let mut st = self.shared.status();
+        st.refused_older = st.refused_older.saturating_add(1);
+        if st.origin_behind.is_none_or(|b| b.served != served) {
+            tracing::error!(
+                %held,
+                %served,
+                "the origin serves an older ruleset than this client holds; keeping {held}. \
+                 If the destination was reset or restored, publish with --new-epoch"
+            );
+        }
+        st.origin_behind = Some(OriginBehind { held, served });
     }
 
     async fn install(&mut self, rs: Ruleset, bytes: Vec<u8>) {

@@ -4,6 +4,7 @@
 //! fetch. The task reconnects by itself, with backoff, until it is aborted.
 
 use super::poll::backoff;
+use edgeflag_evaluator::accept::Position;
 use reqwest::header::{HeaderMap, ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LINK};
 use reqwest::Url;
 use std::time::Duration;
@@ -17,9 +18,12 @@ const MAX_LINE: usize = 64 * 1024;
 pub(crate) enum PushMsg {
     /// The event stream is open.
     Connected,
-    /// An event announced this version (for this environment, when the event
+    /// An event announced this position (for this environment, when the event
     /// names one).
-    Announced { env: Option<String>, version: u64 },
+    Announced {
+        env: Option<String>,
+        position: Position,
+    },
     /// The stream ended or could not be opened; the task retries after a backoff.
     Disconnected(String),
 }
@@ -171,16 +175,24 @@ struct Announcement {
     #[serde(default)]
     env: Option<String>,
     version: u64,
+    #[serde(default)]
+    epoch: u64,
 }
 
-/// The version announced by a `ruleset` event.
-pub(crate) fn announcement(ev: &SseEvent) -> Option<(Option<String>, u64)> {
+/// The environment (when named) and position announced by a `ruleset` event.
+pub(crate) fn announcement(ev: &SseEvent) -> Option<(Option<String>, Position)> {
     if ev.event != "ruleset" {
         return None;
     }
     serde_json::from_str::<Announcement>(&ev.data)
         .ok()
-        .map(|a| (a.env, a.version))
+        .map(|a| {
+            let position = Position {
+                epoch: a.epoch,
+                version: a.version,
+            };
+            (a.env, position)
+        })
 }
 
 /// Keeps one event stream open until the receiver is dropped or the task aborted.
@@ -251,9 +263,9 @@ async fn stream_once(
             Err(e) => return Some(e),
         };
         for ev in events {
-            if let Some((env, version)) = announcement(&ev) {
-                tracing::debug!(version, "event stream announced a version");
-                tx.send(PushMsg::Announced { env, version }).await.ok()?;
+            if let Some((env, position)) = announcement(&ev) {
+                tracing::debug!(%position, "event stream announced a version");
+                tx.send(PushMsg::Announced { env, position }).await.ok()?;
             }
         }
     }
@@ -271,7 +283,7 @@ mod tests {
         assert!(got.is_empty());
         got.extend(p.feed(b"set\r\ndata: {\"env\":\"prod\",").unwrap());
         got.extend(
-            p.feed(b"\"version\":7}\r\n\r\ndata: a\ndata: b\n\n")
+            p.feed(b"\"version\":7,\"epoch\":3}\r\n\r\ndata: a\ndata: b\n\n")
                 .unwrap(),
         );
         assert_eq!(
@@ -279,7 +291,7 @@ mod tests {
             [
                 SseEvent {
                     event: "ruleset".into(),
-                    data: "{\"env\":\"prod\",\"version\":7}".into()
+                    data: "{\"env\":\"prod\",\"version\":7,\"epoch\":3}".into()
                 },
                 SseEvent {
                     event: "message".into(),
@@ -287,7 +299,11 @@ mod tests {
                 }
             ]
         );
-        assert_eq!(announcement(&got[0]), Some((Some("prod".into()), 7)));
+        let position = Position {
+            epoch: 3,
+            version: 7,
+        };
+        assert_eq!(announcement(&got[0]), Some((Some("prod".into()), position)));
         assert_eq!(announcement(&got[1]), None);
     }
 

@@ -20,7 +20,7 @@
 //! let envs = compile_sources(&[("flags.yaml".into(), src.into())]).unwrap();
 //! assert_eq!(envs[0].name, "default");
 //! let bytes = format::encode(&envs[0].body, &format::EncodeOptions {
-//!     environment: &envs[0].name, version: 1, created_at_ms: 0,
+//!     environment: &envs[0].name, version: 1, epoch: 1, created_at_ms: 0,
 //! }).unwrap();
 //! let rules = Ruleset::from_bytes(&bytes).unwrap();
 //! assert!(rules.bool_value("new-checkout", &Context::new("u1").with("country", "DE"), false));
@@ -75,13 +75,14 @@ impl CompiledEnv {
 }
 
 /// The header of a ruleset of `environment` that has not been published:
-/// version 0, created at 0, no checksum. Diffing a source against a ruleset
+/// epoch 0, version 0, created at 0, no checksum. Diffing a source against a ruleset
 /// uses it for the source side.
 pub fn unpublished_header(environment: &str) -> edgeflag_evaluator::Header {
     edgeflag_evaluator::Header {
         format_version: edgeflag_evaluator::format::FORMAT_VERSION,
         environment: environment.to_owned(),
         version: 0,
+        epoch: 0,
         created_at_ms: 0,
         body_len: 0,
         checksum: 0,

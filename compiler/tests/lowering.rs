@@ -15,6 +15,7 @@ fn load(env: &CompiledEnv) -> Ruleset {
         &format::EncodeOptions {
             environment: &env.name,
             version: 1,
+            epoch: 1,
             created_at_ms: 0,
         },
     )

@@ -68,6 +68,7 @@ fn golden_vectors() {
             &EncodeOptions {
                 environment: env,
                 version: 1,
+                epoch: 1,
                 created_at_ms: 0,
             },
         )

@@ -135,7 +135,7 @@ impl<'r, T> Detail<'r, T> {
     /// ```
     /// # use edgeflag_evaluator::{Detail, FlagValue, Ruleset, Context, format, model::Body};
     /// # let bytes = format::encode(&Body::default(), &format::EncodeOptions {
-    /// #     environment: "e", version: 1, created_at_ms: 0 }).unwrap();
+    /// #     environment: "e", version: 1, epoch: 1, created_at_ms: 0 }).unwrap();
     /// # let rules = Ruleset::from_bytes(&bytes).unwrap();
     /// let d: Detail<'_> = rules.bool_detail("missing", &Context::new("u")).map_value(FlagValue::Bool);
     /// assert!(d.value.is_none());
@@ -172,7 +172,7 @@ impl Ruleset {
     /// ```
     /// # use edgeflag_evaluator::{format, model::Body, Context, Reason, ErrorKind, Ruleset};
     /// # let rs = Ruleset::from_bytes(&format::encode(&Body::default(), &format::EncodeOptions {
-    /// #     environment: "default", version: 1, created_at_ms: 0 }).unwrap()).unwrap();
+    /// #     environment: "default", version: 1, epoch: 1, created_at_ms: 0 }).unwrap()).unwrap();
     /// let d = rs.evaluate("no-such-flag", &Context::new("u1"));
     /// assert_eq!(d.reason, Reason::Error(ErrorKind::FlagNotFound));
     /// assert_eq!(d.value, None);

@@ -1,21 +1,25 @@
-//! The binary ruleset container: a fixed 168-byte header followed by a postcard body.
+//! The binary ruleset container: a fixed 176-byte header followed by a postcard body.
 //!
 //! ```text
 //! offset size field
 //!      0    4 magic  b"EFRS"
-//!      4    2 format version, u16 LE (this crate writes and reads 1)
-//!      6    2 header length, u16 LE (168 for version 1)
-//!      8    8 ruleset version, u64 LE (only ever increases per environment)
+//!      4    2 format version, u16 LE (this crate writes and reads 2)
+//!      6    2 header length, u16 LE (176 for version 2)
+//!      8    8 ruleset version, u64 LE (a counter within the epoch)
 //!     16    8 created at, i64 LE, Unix milliseconds
 //!     24    4 body length, u32 LE
 //!     28    1 environment name length (1..=64)
 //!     29    1 signature algorithm (0 = unsigned; 1 = ed25519, reserved)
 //!     30    2 reserved, zero
 //!     32   64 environment name, UTF-8, zero padded
-//!     96    8 checksum: xxh3_64 (seed 0) of bytes 0..96 followed by the body
-//!    104   64 signature (zero when unsigned) over bytes 0..104 followed by the body
-//!    168    … body: postcard encoding of [`crate::model::Body`]
+//!     96    8 epoch, u64 LE: when the destination's version series began (Unix
+//!             ms); 0 for a ruleset that was compiled but never published
+//!    104    8 checksum: xxh3_64 (seed 0) of bytes 0..104 followed by the body
+//!    112   64 signature (zero when unsigned) over bytes 0..112 followed by the body
+//!    176    … body: postcard encoding of [`crate::model::Body`]
 //! ```
+//!
+//! Rulesets order by `(epoch, version)`: see [`crate::accept`].
 //!
 //! `docs/binary-format.md` describes the body field by field.
 
@@ -25,17 +29,19 @@ use xxhash_rust::xxh3::Xxh3;
 
 /// The four bytes every ruleset starts with.
 pub const MAGIC: [u8; 4] = *b"EFRS";
-/// The format version this crate writes and the newest it reads.
-pub const FORMAT_VERSION: u16 = 1;
-/// Length of the version-1 header.
-pub const HEADER_LEN: usize = 168;
+/// The format version this crate writes and the one it reads. Version 1 (no
+/// epoch) predates the first release and is refused.
+pub const FORMAT_VERSION: u16 = 2;
+/// Length of the version-2 header.
+pub const HEADER_LEN: usize = 176;
 /// Longest environment name.
 pub const MAX_ENV_LEN: usize = 64;
 /// Largest body accepted (64 MiB): a bound on what decoding may allocate.
 pub const MAX_BODY_LEN: usize = 64 << 20;
 
-const CHECKSUM_AT: usize = 96;
-const SIGNATURE_AT: usize = 104;
+const EPOCH_AT: usize = 96;
+const CHECKSUM_AT: usize = 104;
+const SIGNATURE_AT: usize = 112;
 
 /// The metadata carried by the header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +50,12 @@ pub struct Header {
     pub format_version: u16,
     /// Environment this ruleset is for.
     pub environment: String,
-    /// Ruleset version; higher is newer.
+    /// Ruleset version: a counter within [`Header::epoch`]; higher is newer.
     pub version: u64,
+    /// When the version series began (Unix ms); 0 when never published. A later
+    /// epoch is newer whatever the versions (a destination that was reset starts
+    /// a new series). See [`crate::accept`].
+    pub epoch: u64,
     /// Creation time in Unix milliseconds.
     pub created_at_ms: i64,
     /// Body length in bytes.
@@ -71,11 +81,11 @@ pub enum DecodeError {
     #[error("not an edgeflag ruleset (bad magic bytes)")]
     BadMagic,
     /// Written by a newer edgeflag.
-    #[error("unsupported ruleset format version {found} (this build reads up to {supported})")]
+    #[error("unsupported ruleset format version {found} (this build reads version {supported})")]
     UnsupportedVersion {
         /// Version in the header.
         found: u16,
-        /// Newest version this build reads.
+        /// The version this build reads.
         supported: u16,
     },
     /// A header field is out of range.
@@ -105,10 +115,25 @@ pub enum DecodeError {
 pub struct EncodeOptions<'a> {
     /// Environment name (1 to 64 bytes).
     pub environment: &'a str,
-    /// Ruleset version.
+    /// Ruleset version (a counter within the epoch).
     pub version: u64,
+    /// The version series (Unix ms when it began; 0 = unpublished).
+    pub epoch: u64,
     /// Creation time in Unix milliseconds.
     pub created_at_ms: i64,
+}
+
+impl<'a> EncodeOptions<'a> {
+    /// Options for an unpublished ruleset of `environment`: epoch 0, version 0,
+    /// created at 0 (any published ruleset replaces it).
+    pub fn unpublished(environment: &'a str) -> EncodeOptions<'a> {
+        EncodeOptions {
+            environment,
+            version: 0,
+            epoch: 0,
+            created_at_ms: 0,
+        }
+    }
 }
 
 /// Why a body could not be encoded.
@@ -130,7 +155,7 @@ pub enum EncodeError {
 /// ```
 /// use edgeflag_evaluator::{format, model::Body, Ruleset};
 /// let bytes = format::encode(&Body::default(), &format::EncodeOptions {
-///     environment: "production", version: 7, created_at_ms: 0,
+///     environment: "production", version: 7, epoch: 1, created_at_ms: 0,
 /// }).unwrap();
 /// let rs = Ruleset::from_bytes(&bytes).unwrap();
 /// assert_eq!(rs.header().version, 7);
@@ -155,6 +180,7 @@ pub fn encode(body: &Body, opts: &EncodeOptions<'_>) -> Result<Vec<u8>, EncodeEr
     out[24..28].copy_from_slice(&(body_len as u32).to_le_bytes());
     out[28] = env.len() as u8;
     out[32..32 + env.len()].copy_from_slice(env);
+    out[EPOCH_AT..CHECKSUM_AT].copy_from_slice(&opts.epoch.to_le_bytes());
     let sum = checksum(&out[..CHECKSUM_AT], &out[HEADER_LEN..]);
     out[CHECKSUM_AT..SIGNATURE_AT].copy_from_slice(&sum.to_le_bytes());
     Ok(out)
@@ -199,7 +225,7 @@ pub fn read_header(bytes: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
         return Err(DecodeError::BadMagic);
     }
     let format_version = u16_at(bytes, 4);
-    if format_version > FORMAT_VERSION {
+    if format_version != FORMAT_VERSION && format_version != 0 {
         return Err(DecodeError::UnsupportedVersion {
             found: format_version,
             supported: FORMAT_VERSION,
@@ -215,7 +241,7 @@ pub fn read_header(bytes: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
         });
     }
     if usize::from(u16_at(bytes, 6)) != HEADER_LEN {
-        return Err(DecodeError::BadHeader("header length is not 168"));
+        return Err(DecodeError::BadHeader("header length is not 176"));
     }
     let body_len = u32_at(bytes, 24);
     if body_len as usize > MAX_BODY_LEN {
@@ -244,7 +270,7 @@ pub fn read_header(bytes: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
     let environment = std::str::from_utf8(&bytes[32..32 + env_len])
         .map_err(|_| DecodeError::BadHeader("environment name is not UTF-8"))?
         .to_owned();
-    if bytes[32 + env_len..CHECKSUM_AT].iter().any(|&b| b != 0) {
+    if bytes[32 + env_len..EPOCH_AT].iter().any(|&b| b != 0) {
         return Err(DecodeError::BadHeader(
             "environment name padding is not zero",
         ));
@@ -265,6 +291,7 @@ pub fn read_header(bytes: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
             format_version,
             environment,
             version: u64_at(bytes, 8),
+            epoch: u64_at(bytes, EPOCH_AT),
             created_at_ms: u64_at(bytes, 16) as i64,
             body_len,
             checksum: expected,

@@ -27,6 +27,7 @@
 //! format in `docs/binary-format.md`.
 #![warn(missing_docs)]
 
+pub mod accept;
 pub mod bucket;
 pub mod context;
 mod eval;

@@ -40,7 +40,7 @@ impl Hasher for PassThrough {
 /// ```
 /// use edgeflag_evaluator::{format, model::Body, Context, Ruleset};
 /// let bytes = format::encode(&Body::default(), &format::EncodeOptions {
-///     environment: "default", version: 1, created_at_ms: 0,
+///     environment: "default", version: 1, epoch: 1, created_at_ms: 0,
 /// }).unwrap();
 /// let rs = Ruleset::from_bytes(&bytes).unwrap();
 /// // Unknown flags return the caller's default.

@@ -57,16 +57,19 @@ fn wrong_magic_is_refused() {
 }
 
 #[test]
-fn newer_format_is_refused() {
-    let mut bytes = good();
-    bytes[4] = 2;
-    assert_eq!(
-        Ruleset::from_bytes(&bytes).unwrap_err(),
-        DecodeError::UnsupportedVersion {
-            found: 2,
-            supported: 1
-        }
-    );
+fn other_format_versions_are_refused() {
+    // 3: newer; 1: the pre-release layout without an epoch.
+    for found in [3u16, 1] {
+        let mut bytes = good();
+        bytes[4..6].copy_from_slice(&found.to_le_bytes());
+        assert_eq!(
+            Ruleset::from_bytes(&bytes).unwrap_err(),
+            DecodeError::UnsupportedVersion {
+                found,
+                supported: 2
+            }
+        );
+    }
 }
 
 #[test]
@@ -75,7 +78,7 @@ fn every_single_bit_flip_is_refused() {
     for i in 0..bytes.len() {
         // The signature slot is not covered by the checksum (it covers the
         // checksummed bytes itself); an unsigned ruleset ignores it.
-        if (104..HEADER_LEN).contains(&i) {
+        if (112..HEADER_LEN).contains(&i) {
             continue;
         }
         for bit in 0..8 {
@@ -91,8 +94,8 @@ fn every_single_bit_flip_is_refused() {
 
 /// Rewrites the checksum after a deliberate edit, so a later check must refuse it.
 fn resum(bytes: &mut [u8]) {
-    let sum = checksum(&bytes[..96], &bytes[HEADER_LEN..]);
-    bytes[96..104].copy_from_slice(&sum.to_le_bytes());
+    let sum = checksum(&bytes[..104], &bytes[HEADER_LEN..]);
+    bytes[104..112].copy_from_slice(&sum.to_le_bytes());
 }
 
 #[test]

@@ -109,7 +109,7 @@ proptest! {
             b.bool_flag(k, vec![], ft);
         }
         let bytes = format::encode(&b.body, &format::EncodeOptions {
-            environment: &env, version, created_at_ms: created,
+            environment: &env, version, epoch: 1, created_at_ms: created,
         }).unwrap();
         let (header, body) = format::read_header(&bytes).unwrap();
         prop_assert_eq!(&header.environment, &env);

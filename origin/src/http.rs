@@ -197,7 +197,8 @@ async fn metrics(Extract(state): Extract<Arc<State>>) -> Response {
 }
 
 fn event_for(a: &Announce) -> Event {
-    let data = serde_json::json!({"env": a.env, "version": a.version, "etag": a.etag});
+    let data =
+        serde_json::json!({"env": a.env, "version": a.version, "epoch": a.epoch, "etag": a.etag});
     Event::default().event("ruleset").data(data.to_string())
 }
 
@@ -224,6 +225,7 @@ async fn events(
     let first = state.current(&env).map(|c| Announce {
         env: env.clone(),
         version: c.version,
+        epoch: c.header.epoch,
         etag: c.etag.clone(),
     });
     let live_state = state.clone();
@@ -240,6 +242,7 @@ async fn events(
                     Announce {
                         env: env.clone(),
                         version: c.version,
+                        epoch: c.header.epoch,
                         etag: c.etag.clone(),
                     }
                 }

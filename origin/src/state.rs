@@ -3,7 +3,8 @@
 //! changes, and a broadcast of every new version for the event streams.
 
 use crate::metrics::Metrics;
-use edgeflag_evaluator::format;
+use edgeflag_evaluator::accept::{Policy, Verdict};
+use edgeflag_evaluator::format::{self, Header};
 use edgeflag_publish::layout::{self, etag_of};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -21,6 +22,8 @@ pub struct Current {
     pub etag: String,
     /// Version from the header.
     pub version: u64,
+    /// The verified header.
+    pub header: Header,
 }
 
 /// Size and modification time of a file, to skip re-reading unchanged files.
@@ -33,6 +36,8 @@ pub struct Announce {
     pub env: String,
     /// The new version.
     pub version: u64,
+    /// Its epoch.
+    pub epoch: u64,
     /// Its ETag.
     pub etag: String,
 }
@@ -79,8 +84,9 @@ impl State {
     }
 
     /// Re-reads every `<env>/current.efr` whose size or modification time
-    /// changed. A file that does not verify, is for another environment or is
-    /// older than the one served is refused (and logged); the served one stays.
+    /// changed. A file that does not verify, or that the acceptance policy
+    /// refuses (another environment, older, same version with other content),
+    /// is refused (logged and counted); the served one stays.
     pub fn refresh(&self) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return;
@@ -118,40 +124,36 @@ impl State {
                     continue;
                 }
             };
-            if header.environment != env {
-                refuse(format!(
-                    "ruleset is for environment {:?}",
-                    header.environment
-                ));
-                continue;
-            }
-            if let Some(h) = &held {
-                if header.version < h.version {
-                    refuse(format!(
-                        "version {} is older than {}",
-                        header.version, h.version
-                    ));
+            // The directory names the environment; the one policy decides
+            // whether this file may replace what is served.
+            let policy = Policy::new().environment(env.as_str());
+            let held_header = held.as_ref().map(|h| &h.header);
+            match policy.check(held_header, &header) {
+                Ok(Verdict::Newer) => {}
+                Ok(Verdict::Same) => continue,
+                Err(refusal) => {
+                    refuse(refusal.to_string());
                     continue;
                 }
             }
             let etag = etag_of(&bytes);
-            if held.as_ref().is_some_and(|h| h.etag == etag) {
-                continue;
-            }
+            let (version, epoch) = (header.version, header.epoch);
             let current = Arc::new(Current {
                 bytes: bytes.into(),
                 etag: etag.clone(),
-                version: header.version,
+                version,
+                header,
             });
             if let Ok(mut map) = self.current.write() {
                 map.insert(env.clone(), current);
             }
             self.metrics.reloads.fetch_add(1, Relaxed);
-            tracing::info!(env = %env, version = header.version, "serving new ruleset");
+            tracing::info!(env = %env, version, "serving new ruleset");
             // No subscribers is not an error.
             let _ = self.announce.send(Announce {
                 env,
-                version: header.version,
+                version,
+                epoch,
                 etag,
             });
         }

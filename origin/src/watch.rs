@@ -3,9 +3,8 @@
 //! the last good ruleset keeps serving.
 
 use crate::state::State;
-use edgeflag_publish::manifest::Action;
 use edgeflag_publish::store::{DirStore, Store};
-use edgeflag_publish::Outcome;
+use edgeflag_publish::{Outcome, Publication};
 use notify::{RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
@@ -45,16 +44,8 @@ pub async fn compile_and_publish(state: &State, src: &Path, actor: &str) {
     };
     let store = Store::Dir(DirStore::new(state.dir.clone()));
     for env in &compiled {
-        match edgeflag_publish::publish_body(
-            &store,
-            &env.name,
-            &env.body,
-            Action::Publish,
-            actor,
-            false,
-        )
-        .await
-        {
+        let p = Publication::new(&env.name, &env.body).actor(actor);
+        match edgeflag_publish::publish(&store, &p).await {
             Ok(Outcome::Published {
                 version, changes, ..
             }) => {

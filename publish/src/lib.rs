@@ -13,7 +13,8 @@ pub mod store;
 
 use edgeflag_compiler::describe::rfc3339_ms;
 use edgeflag_compiler::diff;
-use edgeflag_evaluator::format::{self, EncodeOptions, HEADER_LEN};
+use edgeflag_evaluator::accept::Position;
+use edgeflag_evaluator::format::{self, EncodeOptions, Header, HEADER_LEN};
 use edgeflag_evaluator::model::Body;
 use edgeflag_evaluator::{DecodeError, Ruleset};
 use manifest::{Action, AuditRecord, Entry, Manifest};
@@ -102,13 +103,17 @@ pub enum Outcome {
     Published {
         /// The new version.
         version: u64,
+        /// Its epoch.
+        epoch: u64,
+        /// Whether it began a new epoch (a fresh destination, or `new_epoch`).
+        new_epoch: bool,
         /// The version it replaced.
         previous: Option<u64>,
         /// Size in bytes.
         size: usize,
         /// Checksum from the header.
         checksum: u64,
-        /// What changed.
+        /// What changed, one line per change ([`edgeflag_compiler::diff::lines`]).
         changes: Vec<String>,
     },
     /// The rules are identical to `current.efr`'s; nothing was written.
@@ -116,6 +121,70 @@ pub enum Outcome {
         /// The version that stays current.
         version: u64,
     },
+}
+
+/// One change to publish: an environment's new body and who makes it why.
+///
+/// ```
+/// use edgeflag_publish::{manifest::Action, Publication};
+/// let body = edgeflag_evaluator::model::Body::default();
+/// let p = Publication::new("production", &body).actor("ann").force(true);
+/// assert_eq!(p.action, Action::Publish);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Publication<'a> {
+    /// The environment.
+    pub environment: &'a str,
+    /// Its compiled rules.
+    pub body: &'a Body,
+    /// Why (publish, or rollback to a version).
+    pub action: Action,
+    /// Who, for the audit log.
+    pub actor: &'a str,
+    /// Publish even when the rules equal the current ones.
+    pub force: bool,
+    /// Begin a new epoch (clients then accept this version whatever they hold):
+    /// the way back after a destination was restored to an older state.
+    pub new_epoch: bool,
+}
+
+impl<'a> Publication<'a> {
+    /// A publish of `body` as the next version of `environment`, by `unknown`.
+    pub fn new(environment: &'a str, body: &'a Body) -> Publication<'a> {
+        Publication {
+            environment,
+            body,
+            action: Action::Publish,
+            actor: "unknown",
+            force: false,
+            new_epoch: false,
+        }
+    }
+
+    /// Who publishes.
+    pub fn actor(mut self, actor: &'a str) -> Self {
+        self.actor = actor;
+        self
+    }
+
+    /// Why (default [`Action::Publish`]).
+    pub fn action(mut self, action: Action) -> Self {
+        self.action = action;
+        self
+    }
+
+    /// Publish even when nothing changed.
+    pub fn force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
+    /// Begin a new epoch.
+    pub fn new_epoch(mut self, new_epoch: bool) -> Self {
+        self.new_epoch = new_epoch;
+        self
+    }
 }
 
 /// Milliseconds since the Unix epoch.
@@ -126,18 +195,13 @@ pub fn now_ms() -> i64 {
 }
 
 fn empty_ruleset(env: &str) -> Result<Ruleset, PublishError> {
-    let bytes = format::encode(
-        &Body::default(),
-        &EncodeOptions {
-            environment: env,
-            version: 0,
-            created_at_ms: 0,
-        },
-    )
-    .map_err(|source| PublishError::Encode {
-        env: env.into(),
-        source,
-    })?;
+    let bytes =
+        format::encode(&Body::default(), &EncodeOptions::unpublished(env)).map_err(|source| {
+            PublishError::Encode {
+                env: env.into(),
+                source,
+            }
+        })?;
     Ruleset::from_bytes(&bytes).map_err(|source| PublishError::Decode {
         key: "(empty ruleset)".into(),
         source,
@@ -156,20 +220,68 @@ async fn read_manifest(store: &Store, env: &str) -> Result<(Manifest, Condition)
     }
 }
 
-/// Publishes `body` as the next version of `env`: the protocol of
-/// `docs/distribution.md` (immutable version, audit record, manifest, then
+/// What the destination holds for an environment when a publish attempt starts.
+struct Held {
+    manifest: Manifest,
+    manifest_cond: Condition,
+    /// `current.efr`'s bytes, if any.
+    current: Option<Vec<u8>>,
+    /// Its header, if it reads.
+    header: Option<Header>,
+    /// It as a ruleset, if its body loads too (the base of the change summary).
+    ruleset: Option<Ruleset>,
+}
+
+async fn read_held(store: &Store, env: &str) -> Result<Held, PublishError> {
+    let (manifest, manifest_cond) = read_manifest(store, env).await?;
+    let current = store.get(&layout::current(env)).await?.map(|o| o.bytes);
+    // A current ruleset whose body no longer loads is still a version to exceed
+    // and to replace; it is not a base for a diff.
+    let (header, ruleset) = match current.as_deref().and_then(|b| format::read_header(b).ok()) {
+        Some((header, body)) => {
+            let rs = format::decode_body(body)
+                .and_then(|b| Ruleset::from_body(header.clone(), b))
+                .ok();
+            (Some(header), rs)
+        }
+        None => (None, None),
+    };
+    Ok(Held {
+        manifest,
+        manifest_cond,
+        current,
+        header,
+        ruleset,
+    })
+}
+
+/// The epoch of the next version: the manifest's (else `current.efr`'s), or a
+/// new one — now, and above every epoch seen — for a fresh destination or when
+/// asked. A destination that was wiped therefore starts a later epoch than any
+/// client holds, and clients follow it without a restart.
+fn next_epoch(held: &Held, new_epoch: bool) -> (u64, bool) {
+    let known = if held.manifest.epoch > 0 || held.manifest.latest > 0 {
+        Some(held.manifest.epoch)
+    } else {
+        held.header.as_ref().map(|h| h.epoch)
+    };
+    match known {
+        Some(e) if !new_epoch && e > 0 => (e, false),
+        _ => {
+            let floor = known.unwrap_or(0).saturating_add(1);
+            (u64::try_from(now_ms()).unwrap_or(0).max(floor), true)
+        }
+    }
+}
+
+/// Publishes `p.body` as the next version of `p.environment`: the protocol of
+/// `docs/distribution.md` (immutable version, manifest, audit record, then
 /// `current.efr`, each with a precondition, restarting on a lost race).
 ///
 /// Skips the write when `force` is false, the action is a publish, and the rules
 /// are byte-identical to the current ruleset's.
-pub async fn publish_body(
-    store: &Store,
-    env: &str,
-    body: &Body,
-    action: Action,
-    actor: &str,
-    force: bool,
-) -> Result<Outcome, PublishError> {
+pub async fn publish(store: &Store, p: &Publication<'_>) -> Result<Outcome, PublishError> {
+    let env = p.environment;
     // Versions known to be taken: by a racing publisher, or left behind by one
     // that stopped between writing the version and the manifest.
     let mut taken = 0;
@@ -177,30 +289,22 @@ pub async fn publish_body(
         if attempt > 0 {
             back_off(attempt).await;
         }
-        let (mut manifest, manifest_cond) = read_manifest(store, env).await?;
-        let current_key = layout::current(env);
-        let current = store.get(&current_key).await?;
-        // A current ruleset whose body no longer loads is still a version to
-        // exceed and to replace; it is not a base for a diff.
-        let (current_version, current_rs) = match current
-            .as_ref()
-            .and_then(|o| format::read_header(&o.bytes).ok())
-        {
-            Some((header, body)) => (
-                Some(header.version),
-                format::decode_body(body)
-                    .and_then(|b| Ruleset::from_body(header, b))
-                    .ok(),
-            ),
-            None => (None, None),
-        };
-        let next = manifest.latest.max(current_version.unwrap_or(0)).max(taken) + 1;
+        let held = read_held(store, env).await?;
+        let current_version = held.header.as_ref().map(|h| h.version);
+        let next = held
+            .manifest
+            .latest
+            .max(current_version.unwrap_or(0))
+            .max(taken)
+            + 1;
+        let (epoch, new_epoch) = next_epoch(&held, p.new_epoch);
         let created_at_ms = now_ms();
         let bytes = format::encode(
-            body,
+            p.body,
             &EncodeOptions {
                 environment: env,
                 version: next,
+                epoch,
                 created_at_ms,
             },
         )
@@ -208,19 +312,21 @@ pub async fn publish_body(
             env: env.into(),
             source,
         })?;
-        if let (false, Action::Publish, Some(cur)) = (force, &action, &current) {
-            if cur.bytes.get(HEADER_LEN..) == bytes.get(HEADER_LEN..) {
-                return Ok(Outcome::Unchanged {
-                    version: current_version.unwrap_or(0),
-                });
-            }
+        let unchanged = held
+            .current
+            .as_ref()
+            .is_some_and(|cur| cur.get(HEADER_LEN..) == bytes.get(HEADER_LEN..));
+        if unchanged && !p.force && !new_epoch && p.action == Action::Publish {
+            return Ok(Outcome::Unchanged {
+                version: current_version.unwrap_or(0),
+            });
         }
         // Never publish what a client would refuse.
         let new_rs = Ruleset::from_bytes(&bytes).map_err(|source| PublishError::Decode {
             key: layout::version(env, next),
             source,
         })?;
-        let base = match current_rs {
+        let base = match held.ruleset {
             Some(rs) => rs,
             None => empty_ruleset(env)?,
         };
@@ -228,12 +334,9 @@ pub async fn publish_body(
         let checksum = new_rs.header().checksum;
         let size = bytes.len();
 
+        let version_key = layout::version(env, next);
         if store
-            .put(
-                &layout::version(env, next),
-                bytes.clone(),
-                Condition::Absent,
-            )
+            .put(&version_key, bytes.clone(), Condition::Absent)
             .await?
             == Put::Conflict
         {
@@ -243,28 +346,32 @@ pub async fn publish_body(
         let record = AuditRecord {
             environment: env.to_string(),
             version: next,
+            epoch,
             previous_version: current_version,
-            action: action.clone(),
-            actor: actor.to_string(),
+            action: p.action.clone(),
+            actor: p.actor.to_string(),
             at_ms: created_at_ms,
             at: rfc3339_ms(created_at_ms),
             checksum: format!("{checksum:016x}"),
             changes: changes.clone(),
             tool: concat!("edgeflag ", env!("CARGO_PKG_VERSION")).to_string(),
         };
+        let mut manifest = held.manifest;
         manifest.latest = next;
+        manifest.epoch = epoch;
         manifest.versions.push(Entry {
             version: next,
+            epoch,
             created_at_ms,
             checksum: record.checksum.clone(),
             size: size as u64,
-            action: action.clone(),
-            actor: actor.to_string(),
+            action: p.action.clone(),
+            actor: p.actor.to_string(),
             changes: changes.clone(),
         });
         let manifest_json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
         if store
-            .put(&layout::manifest(env), manifest_json, manifest_cond)
+            .put(&layout::manifest(env), manifest_json, held.manifest_cond)
             .await?
             == Put::Conflict
         {
@@ -275,9 +382,20 @@ pub async fn publish_body(
         store
             .put(&layout::audit(env, next), record_json, Condition::Absent)
             .await?;
-        advance_current(store, env, next, bytes).await?;
+        advance_current(
+            store,
+            env,
+            Position {
+                epoch,
+                version: next,
+            },
+            bytes,
+        )
+        .await?;
         return Ok(Outcome::Published {
             version: next,
+            epoch,
+            new_epoch,
             previous: current_version,
             size,
             checksum,
@@ -287,11 +405,11 @@ pub async fn publish_body(
     Err(PublishError::Contended { env: env.into() })
 }
 
-/// Points `current.efr` at `version` unless it already holds that or a newer one.
+/// Points `current.efr` at `position` unless it already holds that or a newer one.
 async fn advance_current(
     store: &Store,
     env: &str,
-    version: u64,
+    position: Position,
     bytes: Vec<u8>,
 ) -> Result<(), PublishError> {
     let key = layout::current(env);
@@ -302,8 +420,8 @@ async fn advance_current(
         let cond = match store.get(&key).await? {
             None => Condition::Absent,
             Some(obj) => {
-                let held = format::read_header(&obj.bytes).map(|(h, _)| h.version);
-                if held.is_ok_and(|v| v >= version) {
+                let held = format::read_header(&obj.bytes).map(|(h, _)| Position::of(&h));
+                if held.is_ok_and(|h| h >= position) {
                     return Ok(());
                 }
                 Condition::Matches(obj.etag)
@@ -344,15 +462,11 @@ pub async fn rollback(
         });
     }
     let body = format::decode_body(body).map_err(decode)?;
-    publish_body(
-        store,
-        env,
-        &body,
-        Action::Rollback { to: version },
-        actor,
-        true,
-    )
-    .await
+    let p = Publication::new(env, &body)
+        .action(Action::Rollback { to: version })
+        .actor(actor)
+        .force(true);
+    publish(store, &p).await
 }
 
 /// Reads `env`'s manifest; `None` when nothing was ever published there.

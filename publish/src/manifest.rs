@@ -21,6 +21,9 @@ pub enum Action {
 pub struct Entry {
     /// The ruleset version.
     pub version: u64,
+    /// Its epoch (see `edgeflag_evaluator::accept`).
+    #[serde(default)]
+    pub epoch: u64,
     /// Creation time, Unix milliseconds (also in the ruleset header).
     pub created_at_ms: i64,
     /// The ruleset checksum from its header, as 16 hex digits.
@@ -43,6 +46,10 @@ pub struct Manifest {
     pub environment: String,
     /// The highest version published.
     pub latest: u64,
+    /// The epoch of the latest version: when this destination's version series
+    /// began (Unix ms), or when `--new-epoch` started a new one.
+    #[serde(default)]
+    pub epoch: u64,
     /// Every version, oldest first.
     pub versions: Vec<Entry>,
 }
@@ -53,6 +60,7 @@ impl Manifest {
         Manifest {
             environment: environment.to_string(),
             latest: 0,
+            epoch: 0,
             versions: Vec::new(),
         }
     }
@@ -65,6 +73,9 @@ pub struct AuditRecord {
     pub environment: String,
     /// The version this action created.
     pub version: u64,
+    /// Its epoch.
+    #[serde(default)]
+    pub epoch: u64,
     /// The version `current.efr` held before, if any.
     pub previous_version: Option<u64>,
     /// What was done.

@@ -79,8 +79,14 @@ pub fn etag_of(bytes: &[u8]) -> String {
     format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(bytes))
 }
 
-pub fn event_of(version: u64) -> String {
-    format!("event: ruleset\ndata: {{\"env\":\"production\",\"version\":{version},\"etag\":\"\\\"x\\\"\"}}\n\n")
+/// A `ruleset` event announcing `version` of `epoch`.
+pub fn event_of(version: u64, epoch: u64) -> String {
+    format!("event: ruleset\ndata: {{\"env\":\"production\",\"version\":{version},\"epoch\":{epoch},\"etag\":\"\\\"x\\\"\"}}\n\n")
+}
+
+/// The epoch in a ruleset's header (0 if it does not load).
+pub fn epoch_of(bytes: &[u8]) -> u64 {
+    Ruleset::from_bytes(bytes).map_or(0, |r| r.header().epoch)
 }
 
 pub fn version_of(bytes: &[u8]) -> u64 {
@@ -163,9 +169,12 @@ impl Origin {
         self.announce(v);
     }
 
+    /// Announces `version`, in the epoch of the ruleset served now.
     pub fn announce(&self, version: u64) {
         let mut st = self.state.lock().unwrap();
-        st.subscribers.retain(|s| s.send(event_of(version)).is_ok());
+        let epoch = epoch_of(&st.body);
+        st.subscribers
+            .retain(|s| s.send(event_of(version, epoch)).is_ok());
     }
 
     /// Ends every open event stream.
@@ -257,9 +266,9 @@ pub async fn handle(mut sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::R
     };
 
     if path == EVENTS_PATH {
-        let (sse, version) = {
+        let (sse, version, epoch) = {
             let st = state.lock().unwrap();
-            (st.sse, version_of(&st.body))
+            (st.sse, version_of(&st.body), epoch_of(&st.body))
         };
         if sse == Sse::Off {
             record(404);
@@ -281,7 +290,7 @@ pub async fn handle(mut sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::R
         let (tx, mut rx) = mpsc::unbounded_channel();
         state.lock().unwrap().subscribers.push(tx);
         sock.write_all(b": hello\n\n").await?;
-        sock.write_all(event_of(version).as_bytes()).await?;
+        sock.write_all(event_of(version, epoch).as_bytes()).await?;
         while let Some(ev) = rx.recv().await {
             sock.write_all(ev.as_bytes()).await?;
         }

@@ -90,6 +90,7 @@ impl Builder {
             &EncodeOptions {
                 environment: env,
                 version,
+                epoch: 1,
                 created_at_ms: 1_700_000_000_000,
             },
         )
