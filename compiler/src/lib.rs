@@ -30,8 +30,14 @@
 //! Every error is reported, not only the first, each with its file, line and
 //! column, the flag or segment and field it is in, and what is wrong; see
 //! [`Diagnostics`].
+//!
+//! Flag and segment metadata (`description`, `owner`, `tags`, `temporary`,
+//! `expires`) never reaches a [`Body`]; [`authoring`] checks the same sources into
+//! a [`authoring::Project`] that keeps it, alone or alongside the compiled
+//! environments ([`authoring::compile_project`]).
 #![warn(missing_docs)]
 
+pub mod authoring;
 mod check;
 pub mod describe;
 mod diagnostics;

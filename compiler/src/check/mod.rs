@@ -303,6 +303,7 @@ fn check_segment(
         exclude: sorted_keys(&d.src.exclude),
         rules,
         refs,
+        description: d.src.description.clone(),
     }
 }
 
@@ -504,6 +505,7 @@ impl Checker<'_> {
             kind,
             variations: fl.vars,
             client_side: d.src.client_side,
+            metadata: d.src.metadata.clone(),
             base,
             overrides,
         }
