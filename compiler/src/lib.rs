@@ -30,8 +30,14 @@
 //! Every error is reported, not only the first, each with its file, line and
 //! column, the flag or segment and field it is in, and what is wrong; see
 //! [`Diagnostics`].
+//!
+//! Flag and segment metadata (`description`, `owner`, `tags`, `temporary`,
+//! `expires`) never reaches a [`Body`]; [`authoring`] checks the same sources into
+//! a [`authoring::Project`] that keeps it, alone or alongside the compiled
+//! environments ([`authoring::compile_project`]).
 #![warn(missing_docs)]
 
+pub mod authoring;
 mod check;
 pub mod describe;
 mod diagnostics;
@@ -103,6 +109,13 @@ pub fn unpublished_header(environment: &str) -> edgeflag_evaluator::Header {
 ///     });
 /// ```
 pub fn compile_path(path: &Path) -> Result<Vec<CompiledEnv>, Diagnostics> {
+    let (files, diags) = read_path(path);
+    compile(&files, diags)
+}
+
+/// Reads a file or every source file below a directory (as [`compile_path`]
+/// describes): `(file name, text)` in merge order, and the errors met reading.
+pub(crate) fn read_path(path: &Path) -> (Vec<(String, String)>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut files = Vec::new();
     let shown = path.display().to_string();
@@ -131,7 +144,7 @@ pub fn compile_path(path: &Path) -> Result<Vec<CompiledEnv>, Diagnostics> {
         }
         Ok(_) => read_file(path, &mut files, &mut diags),
     }
-    compile(&files, diags)
+    (files, diags)
 }
 
 fn read_file(path: &Path, files: &mut Vec<(String, String)>, diags: &mut Vec<Diagnostic>) {
@@ -210,8 +223,26 @@ pub fn compile_sources(files: &[(String, String)]) -> Result<Vec<CompiledEnv>, D
 
 fn compile(
     files: &[(String, String)],
-    mut diags: Vec<diagnostics::Diagnostic>,
+    diags: Vec<diagnostics::Diagnostic>,
 ) -> Result<Vec<CompiledEnv>, Diagnostics> {
+    check_files(files, diags).map(|checked| checked.compiled_envs())
+}
+
+/// A source project that passed every check: what lowering and the authoring
+/// model are built from.
+pub(crate) struct Checked {
+    /// The checked model.
+    pub(crate) model: check::ir::Model,
+    /// Storage orders of its segments and flags.
+    pub(crate) orders: check::Orders,
+}
+
+/// Parses, merges and checks `files`; `diags` holds errors already met reading
+/// them. Every error found, sorted, or the checked project.
+pub(crate) fn check_files(
+    files: &[(String, String)],
+    mut diags: Vec<diagnostics::Diagnostic>,
+) -> Result<Checked, Diagnostics> {
     let mut sources = Vec::with_capacity(files.len());
     for (name, text) in files {
         sources.push(source::read(name, text, &mut diags));
@@ -225,15 +256,22 @@ fn compile(
         d.sort();
         return Err(d);
     }
-    Ok(model
-        .envs
-        .iter()
-        .enumerate()
-        .map(|(env, name)| CompiledEnv {
-            name: name.clone(),
-            body: lower::lower(&model, &orders, env),
-        })
-        .collect())
+    Ok(Checked { model, orders })
+}
+
+impl Checked {
+    /// One compiled body per environment, in declaration order.
+    pub(crate) fn compiled_envs(&self) -> Vec<CompiledEnv> {
+        self.model
+            .envs
+            .iter()
+            .enumerate()
+            .map(|(env, name)| CompiledEnv {
+                name: name.clone(),
+                body: lower::lower(&self.model, &self.orders, env),
+            })
+            .collect()
+    }
 }
 
 /// Whether `name` is a valid environment name (`[A-Za-z0-9][A-Za-z0-9._-]{0,63}`),

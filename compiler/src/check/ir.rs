@@ -58,6 +58,8 @@ pub struct FlagIr {
     pub variations: std::rc::Rc<Vec<(String, ValIr)>>,
     /// `client_side`.
     pub client_side: bool,
+    /// What the flag is for, who owns it, when it should go (never lowered).
+    pub metadata: crate::authoring::FlagMetadata,
     /// Base fields.
     pub base: EnvIr,
     /// Overrides, indexed like [`Model::envs`].
@@ -250,4 +252,6 @@ pub struct SegmentIr {
     pub rules: Vec<Vec<ClauseIr>>,
     /// Segments referenced through `in_segment`.
     pub refs: Vec<Edge>,
+    /// `description` (never lowered).
+    pub description: Option<String>,
 }

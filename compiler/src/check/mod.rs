@@ -8,7 +8,9 @@ pub mod ir;
 
 use crate::diagnostics::{Diagnostic, Pos, Sink};
 use crate::fxhash::FxHashMap as HashMap;
-use crate::source::schema::{EnvFields, Field, FlagSrc, ServeSrc, SourceFile, Spanned};
+use crate::source::schema::{
+    EnvFields, Field, FlagSrc, PrereqSrc, RuleSrc, SegmentSrc, ServeSrc, SourceFile, Spanned,
+};
 use crate::source::yaml::{Key, Node, Value};
 use edgeflag_evaluator::model::ValueKind;
 use edgeflag_evaluator::MAX_DEPTH;
@@ -54,6 +56,35 @@ struct FlagDef<'a> {
     src: &'a FlagSrc,
 }
 
+struct SegmentDef<'a> {
+    file: usize,
+    key: &'a Key,
+    src: &'a SegmentSrc,
+}
+
+/// The environments of a compilation.
+struct Environments<'a> {
+    /// Name → index into `names`.
+    index: HashMap<&'a str, usize>,
+    /// Names in declaration order (`["default"]` when none are declared).
+    names: Vec<String>,
+    /// Whether the sources declare any.
+    declared: bool,
+}
+
+/// The first definition of every segment and flag key.
+#[derive(Default)]
+struct Definitions<'a> {
+    /// Segment key → index into `segments`.
+    seg_index: HashMap<&'a str, usize>,
+    /// Segments in source order.
+    segments: Vec<SegmentDef<'a>>,
+    /// Flag key → index into `flags`.
+    flag_index: HashMap<&'a str, usize>,
+    /// Flags in source order.
+    flags: Vec<FlagDef<'a>>,
+}
+
 /// A flag's type and its variations.
 type Typed = (ValueKind, Rc<Vec<(String, ValIr)>>);
 
@@ -66,10 +97,23 @@ struct Checker<'a> {
     env_index: HashMap<&'a str, usize>,
     envs_declared: bool,
     flag_index: HashMap<&'a str, usize>,
+    seg_index: &'a HashMap<&'a str, usize>,
     variations: Variations,
 }
 
+/// What checking one flag's fields needs to know about the flag.
+struct FlagCx<'d, 'a> {
+    def: &'d FlagDef<'a>,
+    /// Type of its variations (boolean when they are invalid).
+    kind: ValueKind,
+    /// Its variations (empty when invalid).
+    vars: Rc<Vec<(String, ValIr)>>,
+    /// Whether its variations are invalid (reported): names of them are then not checked.
+    broken: bool,
+}
+
 impl Checker<'_> {
+    /// A sink for errors in file `file`.
     fn sink(&mut self, file: usize) -> Sink<'_> {
         Sink {
             file: &self.files[file],
@@ -77,6 +121,7 @@ impl Checker<'_> {
         }
     }
 
+    /// Reports an error in file `file`.
     fn error(&mut self, file: usize, pos: Pos, ctx: &str, msg: impl Into<String>) {
         self.sink(file).error(pos, ctx, msg);
     }
@@ -84,18 +129,49 @@ impl Checker<'_> {
 
 /// Merges and checks parsed files. Errors go to `out`.
 pub fn build(files: Vec<String>, sources: &[SourceFile], out: &mut Vec<Diagnostic>) -> Model {
-    // Environments.
-    let mut env_index: HashMap<&str, usize> = HashMap::default();
-    let mut env_first: Vec<(usize, Pos)> = Vec::new();
-    let mut envs: Vec<String> = Vec::new();
+    let envs = environments(&files, sources, out);
+    let defs = definitions(&files, sources, out);
+    let segments = check_segments(&files, &defs, out);
+    let mut ck = Checker {
+        files: &files,
+        out,
+        env_index: envs.index,
+        envs_declared: envs.declared,
+        flag_index: defs.flag_index,
+        seg_index: &defs.seg_index,
+        variations: Vec::new(),
+    };
+    // Variations first: prerequisites name other flags' variations.
+    let variations = defs.flags.iter().map(|d| ck.variations(d)).collect();
+    ck.variations = variations;
+    let flags = (defs.flags.iter().enumerate())
+        .map(|(i, d)| ck.flag(i, d, &envs.names))
+        .collect();
+    Model {
+        files,
+        envs: envs.names,
+        flags,
+        segments,
+    }
+}
+
+/// Collects the declared environments in order, reporting duplicates.
+fn environments<'a>(
+    files: &[String],
+    sources: &'a [SourceFile],
+    out: &mut Vec<Diagnostic>,
+) -> Environments<'a> {
+    let mut index: HashMap<&str, usize> = HashMap::default();
+    let mut first: Vec<(usize, Pos)> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     for (fi, src) in sources.iter().enumerate() {
         for e in &src.environments {
-            if let Some(&i) = env_index.get(e.value.as_str()) {
-                let (ff, fp) = env_first[i];
+            if let Some(&i) = index.get(e.value.as_str()) {
+                let (ff, fp) = first[i];
                 let msg = format!(
                     "duplicate environment {:?} (first declared at {})",
                     e.value,
-                    place(&files, ff, fp, fi)
+                    place(files, ff, fp, fi)
                 );
                 out.push(Diagnostic::new(
                     &files[fi],
@@ -105,162 +181,146 @@ pub fn build(files: Vec<String>, sources: &[SourceFile], out: &mut Vec<Diagnosti
                 ));
                 continue;
             }
-            env_index.insert(&e.value, envs.len());
-            env_first.push((fi, e.pos));
-            envs.push(e.value.clone());
+            index.insert(&e.value, names.len());
+            first.push((fi, e.pos));
+            names.push(e.value.clone());
         }
     }
-    let envs_declared = !envs.is_empty();
-    if !envs_declared {
-        envs.push("default".to_owned());
+    let declared = !names.is_empty();
+    if !declared {
+        names.push("default".to_owned());
     }
+    Environments {
+        index,
+        names,
+        declared,
+    }
+}
 
-    // Segment and flag keys.
-    let mut seg_index: HashMap<&str, usize> = HashMap::default();
-    let mut seg_defs = Vec::new();
-    let mut flag_index: HashMap<&str, usize> = HashMap::default();
-    let mut flag_defs: Vec<FlagDef<'_>> = Vec::new();
+/// Indexes every segment and flag by key, reporting keys defined twice.
+fn definitions<'a>(
+    files: &[String],
+    sources: &'a [SourceFile],
+    out: &mut Vec<Diagnostic>,
+) -> Definitions<'a> {
+    let mut defs = Definitions::default();
     for (fi, src) in sources.iter().enumerate() {
-        for (k, s) in &src.segments {
-            if let Some(&i) = seg_index.get(k.name.as_str()) {
-                let (ff, fk, _) = seg_defs[i];
-                let fk: &Key = fk;
-                let msg = format!(
-                    "segment {:?} is defined twice (first at {})",
-                    k.name,
-                    place(&files, ff, fk.pos, fi)
-                );
-                out.push(Diagnostic::new(
-                    &files[fi],
-                    Some(k.pos),
-                    format!("segment {:?}", k.name),
-                    msg,
-                ));
-                continue;
-            }
-            seg_index.insert(&k.name, seg_defs.len());
-            seg_defs.push((fi, k, s));
-        }
-        for (k, f) in &src.flags {
-            if let Some(&i) = flag_index.get(k.name.as_str()) {
-                let first: &FlagDef<'_> = &flag_defs[i];
-                let msg = format!(
-                    "flag {:?} is defined twice (first at {})",
-                    k.name,
-                    place(&files, first.file, first.key.pos, fi)
-                );
-                out.push(Diagnostic::new(
-                    &files[fi],
-                    Some(k.pos),
-                    format!("flag {:?}", k.name),
-                    msg,
-                ));
-                continue;
-            }
-            flag_index.insert(&k.name, flag_defs.len());
-            flag_defs.push(FlagDef {
-                file: fi,
-                key: k,
-                src: f,
-            });
-        }
-    }
-
-    // Segments.
-    let mut segments = Vec::with_capacity(seg_defs.len());
-    for &(fi, k, s) in &seg_defs {
-        let mut sink = Sink {
-            file: &files[fi],
-            out,
-        };
-        let sorted = |v: &[String]| {
-            let mut v = v.to_vec();
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
-        let mut refs = Vec::new();
-        let rules = s
-            .rules
-            .iter()
-            .map(|r| {
-                r.iter()
-                    .filter_map(|c| clause::check(c, &seg_index, &mut refs, &mut sink))
-                    .collect()
-            })
-            .collect();
-        segments.push(SegmentIr {
-            key: k.name.clone(),
-            file: fi,
-            pos: s.pos,
-            include: sorted(&s.include),
-            exclude: sorted(&s.exclude),
-            rules,
-            refs,
-        });
-    }
-
-    // Flags: variations first (prerequisites name other flags' variations).
-    let mut ck = Checker {
-        files: &files,
-        out,
-        env_index,
-        envs_declared,
-        flag_index,
-        variations: Vec::with_capacity(flag_defs.len()),
-    };
-    for d in &flag_defs {
-        let v = ck.variations(d);
-        ck.variations.push(v);
-    }
-    let mut flags = Vec::with_capacity(flag_defs.len());
-    for (i, d) in flag_defs.iter().enumerate() {
-        let (kind, vars) = ck.variations[i]
-            .clone()
-            .unwrap_or((ValueKind::Bool, Rc::default()));
-        let broken = ck.variations[i].is_none();
-        let ctx = || format!("flag {:?}", d.key.name);
-        let base_p = ck.env_fields(d, &d.src.base, &seg_index, broken);
-        let base = ck.complete(d, &ctx, kind, broken, base_p);
-        let mut overrides: Vec<PartialEnvIr> =
-            (0..envs.len()).map(|_| PartialEnvIr::default()).collect();
-        for (env, fields) in &d.src.overrides {
-            match ck.env_index.get(env.name.as_str()) {
-                Some(&e) => overrides[e] = ck.env_fields(d, fields, &seg_index, broken),
+        for (key, s) in &src.segments {
+            match defs.seg_index.get(key.name.as_str()) {
+                Some(&i) => {
+                    let first = &defs.segments[i];
+                    out.push(defined_twice(
+                        files, "segment", fi, key, first.file, first.key,
+                    ));
+                }
                 None => {
-                    let msg = if ck.envs_declared {
-                        format!(
-                            "unknown environment {:?}; declared environments: {}",
-                            env.name,
-                            quoted_list(envs.iter().map(String::as_str))
-                        )
-                    } else {
-                        format!(
-                            "unknown environment {:?}: no environments are declared (add a \
-                             top-level `environments` list)",
-                            env.name
-                        )
-                    };
-                    ck.error(d.file, env.pos, &format!("{} environments", ctx()), msg);
+                    defs.seg_index.insert(&key.name, defs.segments.len());
+                    defs.segments.push(SegmentDef {
+                        file: fi,
+                        key,
+                        src: s,
+                    });
                 }
             }
         }
-        flags.push(FlagIr {
-            key: d.key.name.clone(),
-            file: d.file,
-            pos: d.key.pos,
-            kind,
-            variations: vars,
-            client_side: d.src.client_side,
-            base,
-            overrides,
-        });
+        for (key, f) in &src.flags {
+            match defs.flag_index.get(key.name.as_str()) {
+                Some(&i) => {
+                    let first = &defs.flags[i];
+                    out.push(defined_twice(files, "flag", fi, key, first.file, first.key));
+                }
+                None => {
+                    defs.flag_index.insert(&key.name, defs.flags.len());
+                    defs.flags.push(FlagDef {
+                        file: fi,
+                        key,
+                        src: f,
+                    });
+                }
+            }
+        }
     }
-    Model {
-        files,
-        envs,
-        flags,
-        segments,
+    defs
+}
+
+/// The error for a `what` (`flag` or `segment`) key defined a second time.
+fn defined_twice(
+    files: &[String],
+    what: &str,
+    file: usize,
+    key: &Key,
+    first_file: usize,
+    first: &Key,
+) -> Diagnostic {
+    let msg = format!(
+        "{what} {:?} is defined twice (first at {})",
+        key.name,
+        place(files, first_file, first.pos, file)
+    );
+    Diagnostic::new(
+        &files[file],
+        Some(key.pos),
+        format!("{what} {:?}", key.name),
+        msg,
+    )
+}
+
+/// Checks every segment's clauses.
+fn check_segments(
+    files: &[String],
+    defs: &Definitions<'_>,
+    out: &mut Vec<Diagnostic>,
+) -> Vec<SegmentIr> {
+    (defs.segments.iter())
+        .map(|d| check_segment(files, d, &defs.seg_index, out))
+        .collect()
+}
+
+/// Checks one segment's clauses; include and exclude come out sorted and deduplicated.
+fn check_segment(
+    files: &[String],
+    d: &SegmentDef<'_>,
+    seg_index: &HashMap<&str, usize>,
+    out: &mut Vec<Diagnostic>,
+) -> SegmentIr {
+    let mut sink = Sink {
+        file: &files[d.file],
+        out,
+    };
+    let mut refs = Vec::new();
+    let rules = (d.src.rules.iter())
+        .map(|r| {
+            r.iter()
+                .filter_map(|c| clause::check(c, seg_index, &mut refs, &mut sink))
+                .collect()
+        })
+        .collect();
+    SegmentIr {
+        key: d.key.name.clone(),
+        file: d.file,
+        pos: d.src.pos,
+        include: sorted_keys(&d.src.include),
+        exclude: sorted_keys(&d.src.exclude),
+        rules,
+        refs,
+        description: d.src.description.clone(),
+    }
+}
+
+/// A sorted, deduplicated copy of context keys.
+fn sorted_keys(v: &[String]) -> Vec<String> {
+    let mut v = v.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// `flag "x" field` in the base fields, `flag "x" environments.p.field` in an override.
+fn field_context(f: &EnvFields, field: &str) -> String {
+    if f.ctx.contains(" environments.") {
+        format!("{}.{field}", f.ctx)
+    } else {
+        format!("{} {field}", f.ctx)
     }
 }
 
@@ -322,6 +382,7 @@ fn find_variation(vars: &[(String, ValIr)], name: &str) -> Option<u32> {
 }
 
 impl Checker<'_> {
+    /// Checks a flag's `variations` (`on`/`off` when absent): `None` when invalid.
     fn variations(&mut self, d: &FlagDef<'_>) -> Option<Typed> {
         let entries = match &d.src.variations {
             Field::Absent => {
@@ -402,6 +463,7 @@ impl Checker<'_> {
         ok.then(|| (kind, Rc::new(out)))
     }
 
+    /// The index of variation `name`, reporting an unknown one unless `broken`.
     fn variation(
         &mut self,
         file: usize,
@@ -422,16 +484,71 @@ impl Checker<'_> {
         }
     }
 
-    fn serve(
-        &mut self,
-        d: &FlagDef<'_>,
-        s: &ServeSrc,
-        vars: &[(String, ValIr)],
-        broken: bool,
-    ) -> ServeIr {
+    /// Checks flag definition `i`: base fields with their defaults, then the overrides.
+    fn flag(&mut self, i: usize, d: &FlagDef<'_>, envs: &[String]) -> FlagIr {
+        let (kind, vars) = self.variations[i]
+            .clone()
+            .unwrap_or((ValueKind::Bool, Rc::default()));
+        let fl = FlagCx {
+            def: d,
+            kind,
+            vars,
+            broken: self.variations[i].is_none(),
+        };
+        let base_p = self.env_fields(&fl, &d.src.base);
+        let base = self.complete(&fl, base_p);
+        let overrides = self.overrides(&fl, envs);
+        FlagIr {
+            key: d.key.name.clone(),
+            file: d.file,
+            pos: d.key.pos,
+            kind,
+            variations: fl.vars,
+            client_side: d.src.client_side,
+            metadata: d.src.metadata.clone(),
+            base,
+            overrides,
+        }
+    }
+
+    /// Checks a flag's `environments` overrides, indexed like `envs`.
+    fn overrides(&mut self, fl: &FlagCx<'_, '_>, envs: &[String]) -> Vec<PartialEnvIr> {
+        let mut overrides: Vec<PartialEnvIr> =
+            (0..envs.len()).map(|_| PartialEnvIr::default()).collect();
+        for (env, fields) in &fl.def.src.overrides {
+            match self.env_index.get(env.name.as_str()) {
+                Some(&e) => overrides[e] = self.env_fields(fl, fields),
+                None => self.unknown_environment(fl.def, env, envs),
+            }
+        }
+        overrides
+    }
+
+    /// Reports an override of an environment that is not declared.
+    fn unknown_environment(&mut self, d: &FlagDef<'_>, env: &Key, envs: &[String]) {
+        let msg = if self.envs_declared {
+            format!(
+                "unknown environment {:?}; declared environments: {}",
+                env.name,
+                quoted_list(envs.iter().map(String::as_str))
+            )
+        } else {
+            format!(
+                "unknown environment {:?}: no environments are declared (add a \
+                 top-level `environments` list)",
+                env.name
+            )
+        };
+        let ctx = format!("flag {:?} environments", d.key.name);
+        self.error(d.file, env.pos, &ctx, msg);
+    }
+
+    /// Checks a serve: its variation names (a rollout also gets its defaults).
+    fn serve(&mut self, fl: &FlagCx<'_, '_>, s: &ServeSrc) -> ServeIr {
+        let d = fl.def;
         match s {
             ServeSrc::Variation { ctx, name } => {
-                ServeIr::Variation(self.variation(d.file, name, &|| ctx.get(), vars, broken))
+                ServeIr::Variation(self.variation(d.file, name, &|| ctx.get(), &fl.vars, fl.broken))
             }
             ServeSrc::Rollout {
                 ctx,
@@ -449,7 +566,8 @@ impl Checker<'_> {
                             pos: k.pos,
                         };
                         let ctx = || ctx.get();
-                        (upper, self.variation(d.file, &name, &ctx, vars, broken))
+                        let v = self.variation(d.file, &name, &ctx, &fl.vars, fl.broken);
+                        (upper, v)
                     })
                     .collect();
                 ServeIr::Rollout {
@@ -462,201 +580,192 @@ impl Checker<'_> {
     }
 
     /// Checks one set of overridable fields.
-    fn env_fields(
+    fn env_fields(&mut self, fl: &FlagCx<'_, '_>, f: &EnvFields) -> PartialEnvIr {
+        PartialEnvIr {
+            enabled: f.enabled,
+            off: self.off_variation(fl, f),
+            prereqs: (f.prerequisites.as_ref()).map(|p| self.prerequisites(fl.def, p)),
+            targets: f.targets.as_ref().map(|t| self.targets(fl, f, t)),
+            rules: f.rules.as_ref().map(|r| self.rules(fl, r)),
+            fallthrough: self.fallthrough(fl, f),
+        }
+    }
+
+    /// Checks `off_variation` (an invalid one stands in as variation 0).
+    fn off_variation(&mut self, fl: &FlagCx<'_, '_>, f: &EnvFields) -> Option<u32> {
+        match &f.off_variation {
+            Field::Absent => None,
+            Field::Invalid => Some(0),
+            Field::Given(name) => {
+                let ctx = || field_context(f, "off_variation");
+                Some(self.variation(fl.def.file, name, &ctx, &fl.vars, fl.broken))
+            }
+        }
+    }
+
+    /// Checks `prerequisites`, dropping those that name an unknown flag.
+    fn prerequisites(&mut self, d: &FlagDef<'_>, prereqs: &[PrereqSrc]) -> Vec<PrereqIr> {
+        (prereqs.iter())
+            .filter_map(|p| self.prerequisite(d, p))
+            .collect()
+    }
+
+    /// Checks one prerequisite: `None` when its flag is unknown (reported).
+    fn prerequisite(&mut self, d: &FlagDef<'_>, p: &PrereqSrc) -> Option<PrereqIr> {
+        let Some(&to) = self.flag_index.get(p.flag.value.as_str()) else {
+            let msg = format!("unknown flag {:?}", p.flag.value);
+            self.error(d.file, p.flag.pos, &p.ctx.get(), msg);
+            return None;
+        };
+        let accepted = match self.variations[to].as_ref().map(|(_, v)| v.clone()) {
+            Some(pvars) => self.accepted_variations(d, p, &pvars),
+            None => Vec::new(),
+        };
+        Some(PrereqIr {
+            edge: ir::Edge {
+                to,
+                pos: p.flag.pos,
+                ctx: p.ctx.clone(),
+            },
+            variations: accepted,
+        })
+    }
+
+    /// A prerequisite's accepted variations as sorted indexes into `pvars`, the flag's.
+    fn accepted_variations(
         &mut self,
         d: &FlagDef<'_>,
+        p: &PrereqSrc,
+        pvars: &[(String, ValIr)],
+    ) -> Vec<u32> {
+        let mut accepted = Vec::with_capacity(p.variations.len());
+        for v in &p.variations {
+            match find_variation(pvars, &v.value) {
+                Some(i) => accepted.push(i),
+                None => {
+                    let msg = format!(
+                        "unknown variation {:?} of flag {:?}; expected one of {}",
+                        v.value,
+                        p.flag.value,
+                        quoted_list(pvars.iter().map(|(n, _)| n.as_str()))
+                    );
+                    self.error(d.file, v.pos, &p.ctx.get(), msg);
+                }
+            }
+        }
+        accepted.sort_unstable();
+        accepted.dedup();
+        accepted
+    }
+
+    /// Checks `targets`: each key once, sorted, with the first declared variation listing it.
+    fn targets(
+        &mut self,
+        fl: &FlagCx<'_, '_>,
         f: &EnvFields,
-        segments: &HashMap<&str, usize>,
-        broken: bool,
-    ) -> PartialEnvIr {
-        let idx = self
-            .flag_index
-            .get(d.key.name.as_str())
-            .copied()
-            .unwrap_or(0);
-        let vars = self.variations[idx]
-            .as_ref()
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
-        let mut out = PartialEnvIr {
-            enabled: f.enabled,
-            ..PartialEnvIr::default()
+        targets: &[(Key, Vec<Spanned<String>>)],
+    ) -> Vec<(String, u32)> {
+        let mut by_var: Vec<(u32, &[Spanned<String>])> = Vec::with_capacity(targets.len());
+        for (var, keys) in targets {
+            match find_variation(&fl.vars, &var.name) {
+                Some(i) => by_var.push((i, keys)),
+                None => {
+                    if !fl.broken {
+                        let msg = unknown_variation(&var.name, &fl.vars);
+                        self.error(fl.def.file, var.pos, &field_context(f, "targets"), msg);
+                    }
+                }
+            }
+        }
+        // The variation declared first wins a key listed under several.
+        by_var.sort_by_key(|&(i, _)| i);
+        let mut map: BTreeMap<&str, u32> = BTreeMap::new();
+        for (i, keys) in by_var {
+            for k in keys {
+                map.entry(k.value.as_str()).or_insert(i);
+            }
+        }
+        map.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+    }
+
+    /// Checks `rules`: ids unique within the list, clauses and serves.
+    fn rules(&mut self, fl: &FlagCx<'_, '_>, rules: &[RuleSrc]) -> Vec<RuleIr> {
+        let mut ids: HashMap<&str, usize> = HashMap::default();
+        let mut list = Vec::with_capacity(rules.len());
+        for (ri, r) in rules.iter().enumerate() {
+            self.rule_id(fl.def, ri, r, &mut ids);
+            list.push(self.rule(fl, r));
+        }
+        list
+    }
+
+    /// Checks rule `ri`'s `id` (non-empty, not among earlier rules' `ids`) and records it.
+    fn rule_id<'r>(
+        &mut self,
+        d: &FlagDef<'_>,
+        ri: usize,
+        r: &'r RuleSrc,
+        ids: &mut HashMap<&'r str, usize>,
+    ) {
+        let Some(id) = &r.id else {
+            return;
         };
-        let fctx = |field: &str| {
-            if f.ctx.contains(" environments.") {
-                format!("{}.{field}", f.ctx)
-            } else {
-                format!("{} {field}", f.ctx)
-            }
+        if id.value.is_empty() {
+            self.error(
+                d.file,
+                id.pos,
+                &format!("{} id", r.ctx),
+                "rule id must not be empty",
+            );
+        } else if let Some(&first) = ids.get(id.value.as_str()) {
+            let msg = format!(
+                "duplicate rule id {:?} (rule {} has it too)",
+                id.value,
+                first + 1
+            );
+            self.error(d.file, id.pos, &format!("{} id", r.ctx), msg);
+        } else {
+            ids.insert(&id.value, ri);
+        }
+    }
+
+    /// Checks one rule's clauses and serve (a missing serve stands in as variation 0).
+    fn rule(&mut self, fl: &FlagCx<'_, '_>, r: &RuleSrc) -> RuleIr {
+        let segments = self.seg_index;
+        let mut sink = self.sink(fl.def.file);
+        let mut refs = Vec::new();
+        let clauses = (r.clauses.iter())
+            .filter_map(|c| clause::check(c, segments, &mut refs, &mut sink))
+            .collect();
+        let serve = match &r.serve {
+            Some(s) => self.serve(fl, s),
+            None => ServeIr::default(),
         };
-        match &f.off_variation {
-            Field::Absent => {}
-            Field::Invalid => out.off = Some(0),
-            Field::Given(name) => {
-                let ctx = || fctx("off_variation");
-                out.off = Some(self.variation(d.file, name, &ctx, &vars, broken));
-            }
+        RuleIr {
+            id: r.id.as_ref().map(|s| s.value.clone()),
+            clauses,
+            serve,
         }
-        if let Some(prereqs) = &f.prerequisites {
-            let mut list = Vec::with_capacity(prereqs.len());
-            for p in prereqs {
-                let Some(&to) = self.flag_index.get(p.flag.value.as_str()) else {
-                    let msg = format!("unknown flag {:?}", p.flag.value);
-                    self.error(d.file, p.flag.pos, &p.ctx.get(), msg);
-                    continue;
-                };
-                let pvars = self.variations[to].as_ref().map(|(_, v)| v.clone());
-                let mut accepted = Vec::with_capacity(p.variations.len());
-                for v in &p.variations {
-                    match &pvars {
-                        None => {}
-                        Some(pv) => match find_variation(pv, &v.value) {
-                            Some(i) => accepted.push(i),
-                            None => {
-                                let msg = format!(
-                                    "unknown variation {:?} of flag {:?}; expected one of {}",
-                                    v.value,
-                                    p.flag.value,
-                                    quoted_list(pv.iter().map(|(n, _)| n.as_str()))
-                                );
-                                self.error(d.file, v.pos, &p.ctx.get(), msg);
-                            }
-                        },
-                    }
-                }
-                accepted.sort_unstable();
-                accepted.dedup();
-                list.push(PrereqIr {
-                    edge: ir::Edge {
-                        to,
-                        pos: p.flag.pos,
-                        ctx: p.ctx.clone(),
-                    },
-                    variations: accepted,
-                });
-            }
-            out.prereqs = Some(list);
-        }
-        if let Some(targets) = &f.targets {
-            let mut by_var: Vec<(u32, &[Spanned<String>])> = Vec::with_capacity(targets.len());
-            for (var, keys) in targets {
-                match find_variation(&vars, &var.name) {
-                    Some(i) => by_var.push((i, keys)),
-                    None => {
-                        if !broken {
-                            let msg = unknown_variation(&var.name, &vars);
-                            self.error(d.file, var.pos, &fctx("targets"), msg);
-                        }
-                    }
-                }
-            }
-            // The variation declared first wins a key listed under several.
-            by_var.sort_by_key(|&(i, _)| i);
-            let mut map: BTreeMap<&str, u32> = BTreeMap::new();
-            for (i, keys) in by_var {
-                for k in keys {
-                    map.entry(k.value.as_str()).or_insert(i);
-                }
-            }
-            out.targets = Some(map.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
-        }
-        if let Some(rules) = &f.rules {
-            let mut ids: HashMap<&str, usize> = HashMap::default();
-            let mut list = Vec::with_capacity(rules.len());
-            for (ri, r) in rules.iter().enumerate() {
-                if let Some(id) = &r.id {
-                    if id.value.is_empty() {
-                        self.error(
-                            d.file,
-                            id.pos,
-                            &format!("{} id", r.ctx),
-                            "rule id must not be empty",
-                        );
-                    } else if let Some(&first) = ids.get(id.value.as_str()) {
-                        let msg = format!(
-                            "duplicate rule id {:?} (rule {} has it too)",
-                            id.value,
-                            first + 1
-                        );
-                        self.error(d.file, id.pos, &format!("{} id", r.ctx), msg);
-                    } else {
-                        ids.insert(&id.value, ri);
-                    }
-                }
-                let mut sink = self.sink(d.file);
-                let mut refs = Vec::new();
-                let clauses = r
-                    .clauses
-                    .iter()
-                    .filter_map(|c| clause::check(c, segments, &mut refs, &mut sink))
-                    .collect();
-                let serve = match &r.serve {
-                    Some(s) => self.serve(d, s, &vars, broken),
-                    None => ServeIr::default(),
-                };
-                list.push(RuleIr {
-                    id: r.id.as_ref().map(|s| s.value.clone()),
-                    clauses,
-                    serve,
-                });
-            }
-            out.rules = Some(list);
-        }
+    }
+
+    /// Checks `fallthrough` (an invalid one stands in as variation 0).
+    fn fallthrough(&mut self, fl: &FlagCx<'_, '_>, f: &EnvFields) -> Option<ServeIr> {
         match &f.fallthrough {
-            Field::Absent => {}
-            Field::Invalid => out.fallthrough = Some(ServeIr::default()),
-            Field::Given(s) => out.fallthrough = Some(self.serve(d, s, &vars, broken)),
+            Field::Absent => None,
+            Field::Invalid => Some(ServeIr::default()),
+            Field::Given(s) => Some(self.serve(fl, s)),
         }
-        out
     }
 
     /// Fills the base fields' defaults.
-    fn complete(
-        &mut self,
-        d: &FlagDef<'_>,
-        ctx: &dyn Fn() -> String,
-        kind: ValueKind,
-        broken: bool,
-        p: PartialEnvIr,
-    ) -> EnvIr {
-        let vars: Rc<Vec<(String, ValIr)>> = self
-            .variations
-            .get(
-                self.flag_index
-                    .get(d.key.name.as_str())
-                    .copied()
-                    .unwrap_or(0),
-            )
-            .and_then(|v| v.as_ref().map(|(_, v)| v.clone()))
-            .unwrap_or_default();
-        let default = |this: &mut Self, field: &str, name: &str| -> u32 {
-            if broken {
-                return 0;
-            }
-            if kind != ValueKind::Bool {
-                let msg = format!("missing field `{field}` (required unless the flag is boolean)");
-                this.error(d.file, d.key.pos, &ctx(), msg);
-                return 0;
-            }
-            match find_variation(&vars, name) {
-                Some(i) => i,
-                None => {
-                    let msg = format!(
-                        "unknown variation {name:?} (the default `{field}` of a boolean flag); \
-                         add a variation {name:?} or set `{field}`"
-                    );
-                    this.error(d.file, d.key.pos, &ctx(), msg);
-                    0
-                }
-            }
-        };
+    fn complete(&mut self, fl: &FlagCx<'_, '_>, p: PartialEnvIr) -> EnvIr {
         let off = match p.off {
             Some(o) => o,
-            None => default(self, "off_variation", "off"),
+            None => self.default_variation(fl, "off_variation", "off"),
         };
         let fallthrough = match p.fallthrough {
             Some(f) => f,
-            None => ServeIr::Variation(default(self, "fallthrough", "on")),
+            None => ServeIr::Variation(self.default_variation(fl, "fallthrough", "on")),
         };
         EnvIr {
             enabled: p.enabled.unwrap_or(true),
@@ -665,6 +774,31 @@ impl Checker<'_> {
             targets: p.targets.unwrap_or_default(),
             rules: p.rules.unwrap_or_default(),
             fallthrough,
+        }
+    }
+
+    /// The variation `name` that base `field` defaults to (boolean flags only, else reported).
+    fn default_variation(&mut self, fl: &FlagCx<'_, '_>, field: &str, name: &str) -> u32 {
+        let d = fl.def;
+        if fl.broken {
+            return 0;
+        }
+        let ctx = format!("flag {:?}", d.key.name);
+        if fl.kind != ValueKind::Bool {
+            let msg = format!("missing field `{field}` (required unless the flag is boolean)");
+            self.error(d.file, d.key.pos, &ctx, msg);
+            return 0;
+        }
+        match find_variation(&fl.vars, name) {
+            Some(i) => i,
+            None => {
+                let msg = format!(
+                    "unknown variation {name:?} (the default `{field}` of a boolean flag); \
+                     add a variation {name:?} or set `{field}`"
+                );
+                self.error(d.file, d.key.pos, &ctx, msg);
+                0
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 //! types per operator, cycles) happen later, in `check`.
 
 use super::yaml::{Key, Node, Value};
+use crate::authoring::{Expires, FlagMetadata};
 use crate::diagnostics::{Pos, Sink};
 use std::fmt::{self, Write as _};
 use std::rc::Rc;
@@ -94,6 +95,9 @@ pub struct FlagSrc {
     pub variations: Field<Vec<(Key, Node)>>,
     /// `client_side`.
     pub client_side: bool,
+    /// `description`, `owner`, `tags`, `temporary` and `expires` (the well-formed
+    /// ones).
+    pub metadata: FlagMetadata,
     /// The fields that environments may override.
     pub base: EnvFields,
     /// `environments.<name>` overrides.
@@ -239,6 +243,8 @@ pub struct SegmentSrc {
     pub exclude: Vec<String>,
     /// `rules`, each a list of clauses.
     pub rules: Vec<Vec<ClauseSrc>>,
+    /// `description`.
+    pub description: Option<String>,
 }
 
 const TOP_FIELDS: [&str; 4] = ["flags", "segments", "environments", "$schema"];
@@ -348,32 +354,6 @@ pub fn format_thousandths(n: u64) -> String {
         let _ = write!(s, ".{}", f.trim_end_matches('0'));
     }
     s
-}
-
-fn is_valid_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return false;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r.clone()]
-            .iter()
-            .all(u8::is_ascii_digit)
-            .then(|| s[r].parse().ok())
-            .flatten()
-    };
-    let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
-        return false;
-    };
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    (1..=days).contains(&d)
 }
 
 /// Reads typed source out of nodes, reporting to a sink.
@@ -580,27 +560,7 @@ impl<'s, 'f> Reader<'s, 'f> {
                 None => Field::Invalid,
             },
         };
-        if let Some(d) = description {
-            self.string(d, &fc("description"));
-        }
-        if let Some(o) = owner {
-            self.string(o, &fc("owner"));
-        }
-        if let Some(t) = tags {
-            self.strings(t, &fc("tags"));
-        }
-        if let Some(t) = temporary {
-            self.boolean(t, &fc("temporary"));
-        }
-        if let Some(e) = expires {
-            let pos = e.pos;
-            if let Some(s) = self.string(e, &fc("expires")) {
-                if !is_valid_date(&s) {
-                    let msg = format!("invalid date \"{s}\": expected YYYY-MM-DD");
-                    self.err(pos, &fc("expires")(), msg);
-                }
-            }
-        }
+        let metadata = self.metadata(ctx, [description, owner, tags, temporary, expires]);
         let client_side = client_side
             .and_then(|c| self.boolean(c, &fc("client_side")))
             .unwrap_or(false);
@@ -628,9 +588,42 @@ impl<'s, 'f> Reader<'s, 'f> {
         Some(FlagSrc {
             variations,
             client_side,
+            metadata,
             base,
             overrides,
         })
+    }
+
+    /// Reads a flag's `description`, `owner`, `tags`, `temporary` and `expires`.
+    fn metadata(&mut self, ctx: &str, f: [Option<&mut Node>; 5]) -> FlagMetadata {
+        let [description, owner, tags, temporary, expires] = f;
+        let fc = |field: &'static str| move || field_ctx(ctx, field);
+        let description = description.and_then(|d| self.string(d, &fc("description")));
+        let owner = owner.and_then(|o| self.string(o, &fc("owner")));
+        let tags = tags
+            .and_then(|t| self.strings(t, &fc("tags")))
+            .map(|t| t.into_iter().map(|s| s.value).collect())
+            .unwrap_or_default();
+        let temporary = temporary
+            .and_then(|t| self.boolean(t, &fc("temporary")))
+            .unwrap_or(false);
+        let expires = expires.and_then(|e| {
+            let pos = e.pos;
+            let s = self.string(e, &fc("expires"))?;
+            let parsed = Expires::parse(&s);
+            if parsed.is_none() {
+                let msg = format!("invalid date \"{s}\": expected YYYY-MM-DD");
+                self.err(pos, &fc("expires")(), msg);
+            }
+            parsed
+        });
+        FlagMetadata {
+            description,
+            owner,
+            tags,
+            temporary,
+            expires,
+        }
     }
 
     fn env_fields(&mut self, owner: Rc<str>, f: [Option<&mut Node>; 6]) -> EnvFields {
@@ -954,9 +947,8 @@ impl<'s, 'f> Reader<'s, 'f> {
                 ["include", "exclude", "rules", "description"],
             )?,
         };
-        if let Some(d) = description {
-            self.string(d, &|| format!("{ctx} description"));
-        }
+        let description =
+            description.and_then(|d| self.string(d, &|| format!("{ctx} description")));
         let mut keys = |n: Option<&mut Node>, field: &str| -> Vec<String> {
             n.and_then(|n| self.strings(n, &|| format!("{ctx} {field}")))
                 .map(|v| v.into_iter().map(|s| s.value).collect())
@@ -983,6 +975,7 @@ impl<'s, 'f> Reader<'s, 'f> {
             include,
             exclude,
             rules: out_rules,
+            description,
         })
     }
 }
@@ -1024,6 +1017,7 @@ mod tests {
         assert!(!is_valid_name("", 127));
         assert!(is_valid_name(&"a".repeat(128), 127));
         assert!(!is_valid_name(&"a".repeat(129), 127));
+        let is_valid_date = |s: &str| Expires::parse(s).is_some();
         assert!(is_valid_date("2024-02-29"));
         assert!(!is_valid_date("2023-02-29"));
         assert!(!is_valid_date("2023-13-01"));
