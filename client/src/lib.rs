@@ -98,6 +98,9 @@ pub struct Status {
     pub environment: Option<String>,
     /// Version of the held ruleset (`None` until the client has one).
     pub version: Option<u64>,
+    /// Epoch of the held ruleset: rulesets order by `(epoch, version)`
+    /// (see `edgeflag_evaluator::accept`).
+    pub epoch: Option<u64>,
     /// Where the held ruleset came from.
     pub source: Option<Source>,
     /// When the held ruleset was installed (loaded at start or swapped in).
@@ -442,6 +445,7 @@ impl Shared {
         let mut status = Status {
             environment,
             version: None,
+            epoch: None,
             source: None,
             updated_at: None,
             checked_at: None,
@@ -458,6 +462,7 @@ impl Shared {
         let mut held = None;
         if let Some((rs, source)) = initial {
             status.version = Some(rs.header().version);
+            status.epoch = Some(rs.header().epoch);
             status.source = Some(source);
             status.updated_at = Some(SystemTime::now());
             held = Some(rs.header().version);

@@ -468,6 +468,8 @@ impl Poller {
             let mut st = self.shared.status();
             st.environment = Some(env);
             st.version = Some(version);
+            st.epoch = Some(rs.header().epoch);
+            st.origin_behind = None;
             st.source = Some(Source::Origin);
             st.updated_at = Some(SystemTime::now());
         }
