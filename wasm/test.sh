@@ -51,5 +51,6 @@ node --test --test-concurrency=1 \
   test/vectors.test.mjs \
   test/differential.test.mjs \
   test/client.test.mjs \
+  test/versions.test.mjs \
   test/chromium.test.mjs \
   test/workerd.test.mjs

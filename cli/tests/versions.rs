@@ -68,7 +68,7 @@ async fn a_compiled_ruleset_bootstraps_a_client_that_follows_the_published_origi
     write_source(&src, false, 0.1);
     publish(&src, &dir, &[]);
     let server = Server::start(&dir, 0, &[]);
-    let flags = Client::builder(&format!("{}/production/current.efr", server.base))
+    let flags = Client::builder(format!("{}/production/current.efr", server.base))
         .bootstrap_file(out.join("production.efr"))
         .poll_interval(Duration::from_millis(100))
         .push(false)

@@ -2,8 +2,10 @@
 //
 // - polls with If-None-Match; a 304 keeps the current ruleset;
 // - swaps rulesets atomically (one assignment) and only forwards: a download that is
-//   undecodable, truncated, failing its checksum, for another environment or older
-//   than the one held is refused and the last good ruleset keeps serving;
+//   undecodable, truncated, failing its checksum, or refused by the evaluator's
+//   acceptance policy (another environment, an older (epoch, version), the same
+//   version with other content) is refused and the last good ruleset keeps serving;
+//   an origin that serves an older ruleset is reported in `status.originBehind`;
 // - after failures backs off exponentially with jitter, and honours Retry-After;
 // - subscribes to the origin's push channel (Server-Sent Events) when the response
 //   carries `Link: <…>; rel="edgeflag-events"` and an EventSource is available,
@@ -104,6 +106,12 @@ export class FetchEventSource {
 }
 const MIN_BACKOFF_MS = 1_000;
 
+/** Whether an announced `{epoch, version}` is after the held ruleset's position. */
+function newer(msg, held) {
+  const epoch = typeof msg.epoch === 'number' ? msg.epoch : held.epoch;
+  return epoch > held.epoch || (epoch === held.epoch && msg.version > held.version);
+}
+
 function toRuleset(x) {
   if (x instanceof Ruleset) return x;
   return Ruleset.fromBytes(x);
@@ -176,7 +184,10 @@ export function createClient(options = {}) {
   const status = {
     state: 'loading', // loading | ready | stale | closed
     version: null,
+    epoch: null,
     environment: env,
+    originBehind: null,
+    refusedOlder: 0,
     etag: null,
     lastSuccessAt: null,
     lastError: null,
@@ -199,25 +210,44 @@ export function createClient(options = {}) {
     return { ...status };
   }
 
+  // May `rs` replace the held ruleset? The evaluator's one acceptance policy
+  // decides (through the WASM binding); a refusal throws a DecodeError.
   function accept(rs, newEtag) {
-    if (env !== null && rs.environment !== env) {
-      throw new DecodeError('WRONG_ENVIRONMENT', `ruleset is for environment "${rs.environment}", this client serves "${env}"`);
-    }
-    if (current !== null && rs.version < current.version) {
-      throw new DecodeError('OLDER_VERSION', `ruleset version ${rs.version} is older than the version held (${current.version})`);
+    let replaces;
+    try {
+      replaces = rs.checkReplaces(current, env);
+    } catch (e) {
+      if (e.kind === 'OLDER_VERSION') originBehind(rs);
+      throw e;
     }
     if (newEtag !== undefined) etag = newEtag;
-    if (current !== null && rs.version === current.version) return false;
+    status.originBehind = null;
+    if (!replaces) return false;
     const previous = current;
     current = rs; // the swap: one assignment, readers see the old or the new ruleset
     env = rs.environment;
     status.version = rs.version;
+    status.epoch = rs.epoch;
     status.environment = env;
     for (const f of listeners) {
       try { f(rs, previous); } catch { /* a listener's error is its own */ }
     }
     readyResolve(rs);
     return true;
+  }
+
+  // The origin serves an older ruleset than the one held (a destination restored
+  // to an older state, or a stale CDN edge): keep the held one, say so loudly.
+  function originBehind(rs) {
+    status.refusedOlder += 1;
+    const served = { epoch: rs.epoch, version: rs.version };
+    const was = status.originBehind;
+    status.originBehind = { held: { epoch: current.epoch, version: current.version }, served };
+    if (!was || was.served.epoch !== served.epoch || was.served.version !== served.version) {
+      console.error(`edgeflag: the origin serves ruleset v${rs.version} (epoch ${rs.epoch}), older than the one held ` +
+        `(v${current.version}, epoch ${current.epoch}); keeping it. If the destination was reset or restored, ` +
+        'publish with --new-epoch.');
+    }
   }
 
   if (bootstrap !== undefined && bootstrap !== null) {
@@ -249,9 +279,9 @@ export function createClient(options = {}) {
     source.addEventListener('ruleset', (ev) => {
       let msg;
       try { msg = JSON.parse(ev.data); } catch { return; }
-      // Only a newer version is worth a request (the stream also announces the
-      // current one on connect).
-      if (current === null || (typeof msg.version === 'number' && msg.version > current.version)) {
+      // Only a newer (epoch, version) is worth a request (the stream also
+      // announces the current one on connect).
+      if (current === null || (typeof msg.version === 'number' && newer(msg, current))) {
         refresh().catch(() => {});
       }
     });

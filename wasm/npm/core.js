@@ -81,12 +81,33 @@ export class Ruleset {
     if (!(raw instanceof RawRuleset)) throw new TypeError('use Ruleset.fromBytes');
     this._raw = raw;
     this._ids = new Map();
-    /** Ruleset version (higher is newer). */
+    /** Ruleset version: a counter within the epoch (higher is newer). */
     this.version = raw.version;
+    /** The version series: Unix ms when it began; 0 = compiled, never published. */
+    this.epoch = raw.epoch;
+    /** Header checksum, 16 hex digits. */
+    this.checksum = raw.checksum;
     /** Environment the ruleset was compiled for. */
     this.environment = raw.environment;
     /** Creation time, Unix milliseconds. */
     this.createdAtMs = raw.createdAtMs;
+  }
+
+  /**
+   * Whether this ruleset may replace `held` (null: none held) for a client of
+   * `environment` (null: the held one's): the evaluator's one acceptance policy
+   * (environment, then `(epoch, version)` order, then same version = same
+   * checksum). Returns true to install it, false when it is the held ruleset;
+   * throws a DecodeError (WRONG_ENVIRONMENT, OLDER_VERSION, SAME_VERSION_DIFFERS).
+   */
+  checkReplaces(held, environment) {
+    const env = environment ?? undefined;
+    try {
+      return held ? this._raw.checkReplaces(held._raw, env) : this._raw.checkFirst(env);
+    } catch (e) {
+      const m = /^([A-Z_]+): ([\s\S]*)$/.exec(messageOf(e));
+      throw m ? new DecodeError(m[1], m[2]) : new DecodeError('UNKNOWN', messageOf(e));
+    }
   }
 
   /** Decodes and verifies a binary ruleset (`.efr`); throws a DecodeError. */

@@ -67,11 +67,22 @@ export class Ruleset {
   private constructor();
   /** Decodes and verifies a `.efr` ruleset; throws DecodeError. */
   static fromBytes(bytes: Uint8Array | ArrayBuffer | ArrayBufferView): Ruleset;
+  /** A counter within the epoch; higher is newer. */
   readonly version: number;
+  /** The version series: Unix ms when it began; 0 = compiled, never published. */
+  readonly epoch: number;
+  /** Header checksum, 16 hex digits. */
+  readonly checksum: string;
   readonly environment: string;
   readonly createdAtMs: number;
   readonly size: number;
   flagKeys(): string[];
+  /**
+   * The acceptance policy: may this ruleset replace `held` for a client of
+   * `environment`? true = install, false = it is the held ruleset; throws
+   * DecodeError (WRONG_ENVIRONMENT, OLDER_VERSION, SAME_VERSION_DIFFERS).
+   */
+  checkReplaces(held: Ruleset | null, environment?: string | null): boolean;
 
   evaluate(flagKey: string, ctx: ContextLike): Detail;
   /** The detail as the evaluator's JSON text (byte-identical to `edgeflag eval`). */
@@ -112,9 +123,20 @@ export interface ClientOptions {
   maxBackoffMs?: number;
 }
 
+/** A ruleset's place in its environment's history. */
+export interface Position {
+  epoch: number;
+  version: number;
+}
+
 export interface ClientStatus {
   state: 'loading' | 'ready' | 'stale' | 'closed';
   version: number | null;
+  epoch: number | null;
+  /** Set while the origin serves an older ruleset than the one held (kept). */
+  originBehind: { held: Position; served: Position } | null;
+  /** Downloads refused as older than the held ruleset, since creation. */
+  refusedOlder: number;
   environment: string | null;
   etag: string | null;
   lastSuccessAt: number | null;

@@ -81,6 +81,19 @@ impl Ruleset {
         &self.inner
     }
 
+    /// The acceptance policy's answer for this ruleset replacing `held`.
+    fn check(&self, held: Option<&Ruleset>, environment: Option<String>) -> Result<bool, JsError> {
+        let mut policy = ef::accept::Policy::new();
+        if let Some(env) = environment {
+            policy = policy.environment(env);
+        }
+        match policy.check(held.map(|h| h.inner.header()), self.inner.header()) {
+            Ok(ef::accept::Verdict::Newer) => Ok(true),
+            Ok(ef::accept::Verdict::Same) => Ok(false),
+            Err(refusal) => Err(JsError::new(&format!("{}: {refusal}", refusal.kind()))),
+        }
+    }
+
     /// The detail of `key` through `getter`, as JSON.
     fn detail(&self, key: &str, ctx: &ef::Context, getter: Getter) -> String {
         let rs = &self.inner;
@@ -135,6 +148,40 @@ impl Ruleset {
     #[wasm_bindgen(getter)]
     pub fn environment(&self) -> String {
         self.inner.header().environment.clone()
+    }
+
+    /// The version series (Unix ms when it began; 0 = compiled, never
+    /// published). Rulesets order by `(epoch, version)`.
+    #[wasm_bindgen(getter)]
+    pub fn epoch(&self) -> f64 {
+        self.inner.header().epoch as f64
+    }
+
+    /// The header checksum, 16 hex digits.
+    #[wasm_bindgen(getter)]
+    pub fn checksum(&self) -> String {
+        format!("{:016x}", self.inner.header().checksum)
+    }
+
+    /// Whether this ruleset may replace `held` for a client of `environment`
+    /// (`undefined`: the held one's): the evaluator's one acceptance policy.
+    /// Returns `true` to install it, `false` when it is the held ruleset; throws
+    /// `"<KIND>: <reason>"` (WRONG_ENVIRONMENT, OLDER_VERSION,
+    /// SAME_VERSION_DIFFERS) when it must be refused.
+    #[wasm_bindgen(js_name = checkReplaces)]
+    pub fn check_replaces(
+        &self,
+        held: &Ruleset,
+        environment: Option<String>,
+    ) -> Result<bool, JsError> {
+        self.check(Some(held), environment)
+    }
+
+    /// [`check_replaces`](Self::check_replaces) when no ruleset is held yet (only
+    /// the environment is checked).
+    #[wasm_bindgen(js_name = checkFirst)]
+    pub fn check_first(&self, environment: Option<String>) -> Result<bool, JsError> {
+        self.check(None, environment)
     }
 
     /// Creation time, Unix milliseconds.

@@ -41,11 +41,12 @@ export function exampleSourceCopy() {
 }
 
 /**
- * Starts `edgeflag serve --dir DIR --listen 127.0.0.1:0 [--watch SRC]` and resolves
+ * Starts `edgeflag serve --dir DIR --listen 127.0.0.1:PORT [--watch SRC]` (port 0
+ * picks a free one) and resolves
  * with { url, proc, close() } once it prints its address.
  */
-export function startServe({ dir, watch } = {}) {
-  const args = ['serve', '--dir', dir ?? tempDir('edgeflag-pub-'), '--listen', '127.0.0.1:0'];
+export function startServe({ dir, watch, port = 0 } = {}) {
+  const args = ['serve', '--dir', dir ?? tempDir('edgeflag-pub-'), '--listen', `127.0.0.1:${port}`];
   if (watch) args.push('--watch', watch);
   const proc = spawn(EDGEFLAG, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, EDGEFLAG_LOG: 'warn' } });
   let stderr = '';
