@@ -95,9 +95,10 @@ pub enum DecodeError {
     /// The body is not valid postcard for this format version.
     #[error("malformed body: {0}")]
     Body(String),
-    /// The body decodes but breaks an invariant (bad index, cycle, …).
+    /// The body decodes but breaks an invariant (bad index, cycle, …); the
+    /// [`Invariant`](crate::Invariant) says which.
     #[error("invalid ruleset: {0}")]
-    Invalid(String),
+    Invalid(crate::Invariant),
 }
 
 /// Metadata for [`encode`].
