@@ -58,6 +58,7 @@ pub struct Header {
 
 /// Why bytes were refused as a ruleset.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// Fewer bytes than the header and body need.
     #[error("truncated ruleset: need {needed} bytes, got {got}")]
