@@ -115,6 +115,7 @@ pub struct EncodeOptions<'a> {
 
 /// Why a body could not be encoded.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EncodeError {
     /// The environment name is empty or longer than 64 bytes.
     #[error("environment name must be 1 to {MAX_ENV_LEN} bytes, got {0}")]
