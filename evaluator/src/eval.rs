@@ -28,6 +28,7 @@ pub enum FlagValue<'r> {
 
 /// Why an evaluation returned the caller's default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// No flag has this key.
     FlagNotFound,
@@ -47,6 +48,7 @@ impl ErrorKind {
 
 /// Why a value was served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Reason<'r> {
     /// The flag is disabled (kill switch).
     Off,

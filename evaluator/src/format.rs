@@ -68,6 +68,7 @@ pub struct Header {
 
 /// Why bytes were refused as a ruleset.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// Fewer bytes than the header and body need.
     #[error("truncated ruleset: need {needed} bytes, got {got}")]
@@ -105,9 +106,10 @@ pub enum DecodeError {
     /// The body is not valid postcard for this format version.
     #[error("malformed body: {0}")]
     Body(String),
-    /// The body decodes but breaks an invariant (bad index, cycle, …).
+    /// The body decodes but breaks an invariant (bad index, cycle, …); the
+    /// [`Invariant`](crate::Invariant) says which.
     #[error("invalid ruleset: {0}")]
-    Invalid(String),
+    Invalid(crate::Invariant),
 }
 
 /// Metadata for [`encode`].
@@ -138,6 +140,7 @@ impl<'a> EncodeOptions<'a> {
 
 /// Why a body could not be encoded.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EncodeError {
     /// The environment name is empty or longer than 64 bytes.
     #[error("environment name must be 1 to {MAX_ENV_LEN} bytes, got {0}")]

@@ -33,6 +33,7 @@ pub mod context;
 mod eval;
 pub mod format;
 pub mod instant;
+mod invariant;
 #[cfg(feature = "json")]
 pub mod json;
 pub mod model;
@@ -42,4 +43,5 @@ pub mod semver;
 pub use context::{AttrValue, Context, Scalar};
 pub use eval::{Detail, ErrorKind, FlagValue, Reason};
 pub use format::{DecodeError, Header};
+pub use invariant::Invariant;
 pub use ruleset::{Ruleset, MAX_DEPTH};

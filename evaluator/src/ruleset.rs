@@ -2,7 +2,11 @@
 
 use crate::context::{eq_bytes, name_hash};
 use crate::format::{self, DecodeError, Header};
-use crate::model::{Body, Clause, Flag, FlagId, Op, Serve, StrId, Value, BUCKETS};
+use crate::invariant::Invariant;
+use crate::model::{
+    Body, Clause, Flag, FlagId, Op, SegmentId, Semver, Serve, StrId, StringTable, Value,
+    VariationId, BUCKETS,
+};
 use regex::Regex;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -60,10 +64,6 @@ pub struct Ruleset {
     pub(crate) attr_hashes: Vec<u64>,
 }
 
-fn invalid(msg: impl Into<String>) -> DecodeError {
-    DecodeError::Invalid(msg.into())
-}
-
 impl Ruleset {
     /// Decodes and verifies a binary ruleset. Never panics on any input: truncated,
     /// corrupted, wrong-magic, newer-format or inconsistent bytes give a typed error.
@@ -75,16 +75,8 @@ impl Ruleset {
 
     /// Verifies a decoded body and builds the indexes.
     pub fn from_body(header: Header, body: Body) -> Result<Ruleset, DecodeError> {
-        check_body(&body)?;
-        let mut regexes = Vec::with_capacity(body.regexes.len());
-        for &id in &body.regexes {
-            let pattern = body.strings.get(id);
-            let re = regex::RegexBuilder::new(pattern)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .build()
-                .map_err(|e| invalid(format!("regex {pattern:?}: {e}")))?;
-            regexes.push(re);
-        }
+        check_body(&body).map_err(DecodeError::Invalid)?;
+        let regexes = compile_regexes(&body).map_err(DecodeError::Invalid)?;
         let mut by_hash: HashMap<u64, FlagId, BuildHasherDefault<PassThrough>> =
             HashMap::with_capacity_and_hasher(body.flags.len(), Default::default());
         let mut collided = Vec::new();
@@ -101,7 +93,9 @@ impl Ruleset {
                             .iter()
                             .any(|&c| body.strings.get(body.flags[c as usize].key) == key)
                     {
-                        return Err(invalid(format!("flag {key:?} is defined twice")));
+                        return Err(DecodeError::Invalid(Invariant::DuplicateFlagKey {
+                            key: key.to_owned(),
+                        }));
                     }
                     collided.push(i as FlagId);
                 }
@@ -205,210 +199,416 @@ impl Ruleset {
     }
 }
 
-/// Checks every index and ordering invariant evaluation relies on.
-fn check_body(b: &Body) -> Result<(), DecodeError> {
-    let st = &b.strings;
+/// Compiles the regex patterns (already known to be strings of the table) under a
+/// size limit, so untrusted patterns cannot exhaust memory at load.
+fn compile_regexes(b: &Body) -> Result<Vec<Regex>, Invariant> {
+    let mut regexes = Vec::with_capacity(b.regexes.len());
+    for (i, &id) in b.regexes.iter().enumerate() {
+        let regex = i as u32;
+        let pattern = b.strings.get(id);
+        let re = regex::RegexBuilder::new(pattern)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .map_err(|e| {
+                let pattern = pattern.to_owned();
+                match e {
+                    regex::Error::CompiledTooBig(limit) => Invariant::RegexTooBig {
+                        regex,
+                        pattern,
+                        limit,
+                    },
+                    regex::Error::Syntax(message) => Invariant::RegexSyntax {
+                        regex,
+                        pattern,
+                        message,
+                    },
+                    // `regex::Error` is non-exhaustive; the regex crate itself
+                    // reports build failures other than the size limit as syntax
+                    // errors.
+                    other => Invariant::RegexSyntax {
+                        regex,
+                        pattern,
+                        message: other.to_string(),
+                    },
+                }
+            })?;
+        regexes.push(re);
+    }
+    Ok(regexes)
+}
+
+/// Checks every index and ordering invariant evaluation relies on, one step per
+/// part of the body. The order matters: [`check_depths`] relies on the references
+/// the earlier steps verified.
+fn check_body(b: &Body) -> Result<(), Invariant> {
+    check_strings(&b.strings)?;
+    check_attributes(b)?;
+    check_regexes(b)?;
+    check_segments(b)?;
+    check_flags(b)?;
+    check_depths(b)
+}
+
+/// The string table: end offsets never decrease, each falls on a character
+/// boundary, and the last is the blob's length, so every string id slices the
+/// blob exactly.
+fn check_strings(st: &StringTable) -> Result<(), Invariant> {
     let mut prev = 0u32;
-    for &end in &st.ends {
+    for (i, &end) in st.ends.iter().enumerate() {
         if end < prev || !st.blob.is_char_boundary(end as usize) {
-            return Err(invalid("string table offsets"));
+            return Err(Invariant::StringOffsets { string: i as u32 });
         }
         prev = end;
     }
     if prev as usize != st.blob.len() {
-        return Err(invalid("string table length"));
+        return Err(Invariant::StringTableLength);
     }
-    let nstr = st.len();
-    let s = |id: StrId, what: &str| -> Result<(), DecodeError> {
-        if (id as usize) < nstr {
-            Ok(())
-        } else {
-            Err(invalid(format!("{what}: string id {id} out of range")))
-        }
-    };
-    let sorted_strs = |ids: &[StrId], what: &str| -> Result<(), DecodeError> {
-        for &id in ids {
-            s(id, what)?;
-        }
-        if ids.windows(2).all(|w| st.get(w[0]) < st.get(w[1])) {
-            Ok(())
-        } else {
-            Err(invalid(format!("{what}: not sorted")))
-        }
-    };
+    Ok(())
+}
+
+/// A string id names a string of the table.
+fn check_string(b: &Body, id: StrId, what: &'static str) -> Result<(), Invariant> {
+    if (id as usize) < b.strings.len() {
+        Ok(())
+    } else {
+        Err(Invariant::StringOutOfRange {
+            what,
+            id,
+            len: b.strings.len() as u32,
+        })
+    }
+}
+
+/// A list of strings that evaluation binary-searches names strings of the table,
+/// sorted by content and without duplicates.
+fn check_sorted_strings(b: &Body, ids: &[StrId], what: &'static str) -> Result<(), Invariant> {
+    for &id in ids {
+        check_string(b, id, what)?;
+    }
+    let st = &b.strings;
+    if ids.windows(2).all(|w| st.get(w[0]) < st.get(w[1])) {
+        Ok(())
+    } else {
+        Err(Invariant::UnsortedStrings { what })
+    }
+}
+
+/// Attribute names are strings of the table.
+fn check_attributes(b: &Body) -> Result<(), Invariant> {
     for &a in &b.attributes {
-        s(a, "attribute name")?;
+        check_string(b, a, "attribute name")?;
     }
+    Ok(())
+}
+
+/// Regex patterns are strings of the table (whether they compile is checked when
+/// they are compiled).
+fn check_regexes(b: &Body) -> Result<(), Invariant> {
     for &r in &b.regexes {
-        s(r, "regex")?;
+        check_string(b, r, "regex")?;
     }
-    let nattr = b.attributes.len();
-    let nseg = b.segments.len();
+    Ok(())
+}
 
-    let check_clause = |c: &Clause, seg_limit: usize, depth: &[usize], what: &str| {
-        if c.attribute as usize >= nattr && !matches!(c.op, Op::InSegment(_)) {
-            return Err(invalid(format!("{what}: attribute id out of range")));
-        }
-        let mut d = 0;
-        match &c.op {
-            Op::In(set) => {
-                sorted_strs(&set.strings, what)?;
-                if !set.numbers.windows(2).all(|w| w[0] < w[1])
-                    || set.numbers.iter().any(|n| !n.is_finite())
-                {
-                    return Err(invalid(format!("{what}: numbers not sorted")));
-                }
-            }
-            Op::StartsWith(v) | Op::EndsWith(v) | Op::Contains(v) => {
-                for &id in v {
-                    s(id, what)?;
-                }
-            }
-            Op::Matches(v) => {
-                if v.iter().any(|&r| r as usize >= b.regexes.len()) {
-                    return Err(invalid(format!("{what}: regex id out of range")));
-                }
-            }
-            Op::Lt(n) | Op::Lte(n) | Op::Gt(n) | Op::Gte(n) => {
-                if !n.is_finite() {
-                    return Err(invalid(format!("{what}: non-finite bound")));
-                }
-            }
-            Op::SemverEq(v) => {
-                for sv in v {
-                    if let Some(p) = sv.pre {
-                        s(p, what)?;
-                    }
-                }
-            }
-            Op::SemverLt(sv) | Op::SemverGt(sv) => {
-                if let Some(p) = sv.pre {
-                    s(p, what)?;
-                }
-            }
-            Op::Before(_) | Op::After(_) => {}
-            Op::InSegment(v) => {
-                for &seg in v {
-                    if seg as usize >= seg_limit {
-                        return Err(invalid(format!(
-                            "{what}: segment {seg} is not defined before its use"
-                        )));
-                    }
-                    d = d.max(depth[seg as usize]);
-                }
-            }
-        }
-        Ok(d)
-    };
-
-    let mut seg_depth = vec![0usize; nseg];
+/// Segments: the key is a string, include and exclude lists are sorted strings,
+/// and every rule clause is valid, naming only segments stored before this one
+/// (so segment nesting cannot loop).
+fn check_segments(b: &Body) -> Result<(), Invariant> {
     for (i, seg) in b.segments.iter().enumerate() {
-        s(seg.key, "segment key")?;
-        sorted_strs(&seg.include, "segment include")?;
-        sorted_strs(&seg.exclude, "segment exclude")?;
-        let mut d = 0;
+        check_string(b, seg.key, "segment key")?;
+        check_sorted_strings(b, &seg.include, "segment include")?;
+        check_sorted_strings(b, &seg.exclude, "segment exclude")?;
         for rule in &seg.rules {
             for c in &rule.clauses {
-                d = d.max(check_clause(c, i, &seg_depth, "segment clause")?);
+                check_clause(b, c, i, "segment clause")?;
             }
-        }
-        seg_depth[i] = d + 1;
-        if seg_depth[i] > MAX_DEPTH {
-            return Err(invalid("segments nested too deeply"));
         }
     }
+    Ok(())
+}
 
-    let mut flag_depth = vec![0usize; b.flags.len()];
-    for (i, f) in b.flags.iter().enumerate() {
-        s(f.key, "flag key")?;
-        let nvar = f.variations.len();
-        if nvar == 0 {
-            return Err(invalid("flag without variations"));
-        }
-        for v in &f.variations {
-            s(v.name, "variation name")?;
-            if v.value.kind() != f.kind {
-                return Err(invalid("variation of another type than its flag"));
+/// A clause: the attribute it tests exists (`in_segment` tests none), and its
+/// operator's values are valid; `segments_before` is how many segments it may
+/// name (those stored before its own segment, or all for a flag's rule).
+fn check_clause(
+    b: &Body,
+    c: &Clause,
+    segments_before: usize,
+    what: &'static str,
+) -> Result<(), Invariant> {
+    if tests_attribute(&c.op) && c.attribute as usize >= b.attributes.len() {
+        return Err(Invariant::AttributeOutOfRange {
+            what,
+            id: c.attribute,
+        });
+    }
+    match &c.op {
+        Op::In(set) => {
+            check_sorted_strings(b, &set.strings, what)?;
+            if set.numbers.iter().any(|n| !n.is_finite()) {
+                return Err(Invariant::NotFinite { what });
             }
-            match v.value {
-                Value::String(id) | Value::Json(id) => s(id, "variation value")?,
-                Value::Number(n) if !n.is_finite() => {
-                    return Err(invalid("non-finite number variation"))
+            if !set.numbers.windows(2).all(|w| w[0] < w[1]) {
+                return Err(Invariant::UnsortedNumbers { what });
+            }
+        }
+        Op::StartsWith(v) | Op::EndsWith(v) | Op::Contains(v) => {
+            for &id in v {
+                check_string(b, id, what)?;
+            }
+        }
+        Op::Matches(v) => {
+            if let Some(&id) = v.iter().find(|&&r| r as usize >= b.regexes.len()) {
+                return Err(Invariant::RegexOutOfRange { what, id });
+            }
+        }
+        Op::Lt(n) | Op::Lte(n) | Op::Gt(n) | Op::Gte(n) => {
+            if !n.is_finite() {
+                return Err(Invariant::NotFinite { what });
+            }
+        }
+        Op::SemverEq(v) => {
+            for sv in v {
+                check_semver(b, sv, what)?;
+            }
+        }
+        Op::SemverLt(sv) | Op::SemverGt(sv) => check_semver(b, sv, what)?,
+        Op::Before(_) | Op::After(_) => {}
+        Op::InSegment(v) => {
+            for &seg in v {
+                if seg as usize >= segments_before {
+                    return Err(Invariant::SegmentNotBefore { what, segment: seg });
                 }
-                _ => {}
             }
         }
-        let var = |v: u32| -> Result<(), DecodeError> {
-            if (v as usize) < nvar {
-                Ok(())
-            } else {
-                Err(invalid("variation index out of range"))
+    }
+    Ok(())
+}
+
+/// Whether a clause with this operator tests its attribute (`in_segment` does not,
+/// so its attribute id is not checked).
+fn tests_attribute(op: &Op) -> bool {
+    match op {
+        Op::In(_)
+        | Op::StartsWith(_)
+        | Op::EndsWith(_)
+        | Op::Contains(_)
+        | Op::Matches(_)
+        | Op::Lt(_)
+        | Op::Lte(_)
+        | Op::Gt(_)
+        | Op::Gte(_)
+        | Op::SemverEq(_)
+        | Op::SemverLt(_)
+        | Op::SemverGt(_)
+        | Op::Before(_)
+        | Op::After(_) => true,
+        Op::InSegment(_) => false,
+    }
+}
+
+/// The segments a clause with this operator references.
+fn segment_refs(op: &Op) -> &[SegmentId] {
+    match op {
+        Op::InSegment(v) => v,
+        Op::In(_)
+        | Op::StartsWith(_)
+        | Op::EndsWith(_)
+        | Op::Contains(_)
+        | Op::Matches(_)
+        | Op::Lt(_)
+        | Op::Lte(_)
+        | Op::Gt(_)
+        | Op::Gte(_)
+        | Op::SemverEq(_)
+        | Op::SemverLt(_)
+        | Op::SemverGt(_)
+        | Op::Before(_)
+        | Op::After(_) => &[],
+    }
+}
+
+/// A SemVer value's pre-release, if any, is a string of the table.
+fn check_semver(b: &Body, sv: &Semver, what: &'static str) -> Result<(), Invariant> {
+    match sv.pre {
+        Some(p) => check_string(b, p, what),
+        None => Ok(()),
+    }
+}
+
+/// Flags, each on its own (see [`check_flag`]).
+fn check_flags(b: &Body) -> Result<(), Invariant> {
+    for (i, f) in b.flags.iter().enumerate() {
+        check_flag(b, i as FlagId, f)?;
+    }
+    Ok(())
+}
+
+/// One flag, stored at `flag`: the key is a string, variations are valid, the off
+/// variation exists, prerequisites and targets are valid, and every rule (id,
+/// clauses, serve) and the fallthrough are valid.
+fn check_flag(b: &Body, flag: FlagId, f: &Flag) -> Result<(), Invariant> {
+    check_string(b, f.key, "flag key")?;
+    check_variations(b, flag, f)?;
+    check_variation_index(flag, f, f.off_variation)?;
+    check_prerequisites(b, flag, f)?;
+    check_targets(b, flag, f)?;
+    for r in &f.rules {
+        if let Some(id) = r.id {
+            check_string(b, id, "rule id")?;
+        }
+        for c in &r.clauses {
+            check_clause(b, c, b.segments.len(), "rule clause")?;
+        }
+        check_serve(b, flag, f, &r.serve)?;
+    }
+    check_serve(b, flag, f, &f.fallthrough)
+}
+
+/// A flag has at least one variation; each is named by a string and holds a value
+/// of the flag's type: a string of the table or a finite number.
+fn check_variations(b: &Body, flag: FlagId, f: &Flag) -> Result<(), Invariant> {
+    if f.variations.is_empty() {
+        return Err(Invariant::NoVariations { flag });
+    }
+    for (variation, v) in f.variations.iter().enumerate() {
+        check_string(b, v.name, "variation name")?;
+        if v.value.kind() != f.kind {
+            return Err(Invariant::VariationKindMismatch {
+                flag,
+                variation: variation as VariationId,
+            });
+        }
+        match v.value {
+            Value::String(id) | Value::Json(id) => check_string(b, id, "variation value")?,
+            Value::Number(n) => {
+                if !n.is_finite() {
+                    return Err(Invariant::NotFinite {
+                        what: "variation value",
+                    });
+                }
             }
-        };
-        var(f.off_variation)?;
+            Value::Bool(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// A variation index names one of the variations of `f`, stored at `flag`.
+fn check_variation_index(flag: FlagId, f: &Flag, v: VariationId) -> Result<(), Invariant> {
+    if (v as usize) < f.variations.len() {
+        Ok(())
+    } else {
+        Err(Invariant::VariationOutOfRange { flag, variation: v })
+    }
+}
+
+/// Prerequisites of the flag stored at `flag` name flags stored before it (so
+/// prerequisite chains cannot loop), and their accepted variations exist in the
+/// prerequisite flag and are sorted without duplicates.
+fn check_prerequisites(b: &Body, flag: FlagId, f: &Flag) -> Result<(), Invariant> {
+    for p in &f.prerequisites {
+        if p.flag >= flag {
+            return Err(Invariant::PrerequisiteNotBefore {
+                flag,
+                prerequisite: p.flag,
+            });
+        }
+        let pf = &b.flags[p.flag as usize];
+        for &v in &p.variations {
+            check_variation_index(p.flag, pf, v)?;
+        }
+        if !p.variations.windows(2).all(|w| w[0] < w[1]) {
+            return Err(Invariant::UnsortedPrerequisiteVariations {
+                flag,
+                prerequisite: p.flag,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Targets: each key is a string of the table mapped to a variation of the flag,
+/// and keys are sorted by content without duplicates (evaluation binary-searches
+/// them).
+fn check_targets(b: &Body, flag: FlagId, f: &Flag) -> Result<(), Invariant> {
+    for t in &f.targets {
+        check_string(b, t.key, "target")?;
+        check_variation_index(flag, f, t.variation)?;
+    }
+    let st = &b.strings;
+    if f.targets
+        .windows(2)
+        .all(|w| st.get(w[0].key) < st.get(w[1].key))
+    {
+        Ok(())
+    } else {
+        Err(Invariant::UnsortedTargets { flag })
+    }
+}
+
+/// What a rule or the fallthrough serves: a variation of the flag, or a rollout
+/// that buckets by an existing attribute, is salted by a string, and has slices of
+/// existing variations whose cumulative bounds never decrease and end at
+/// [`BUCKETS`] (so every bucket falls in a slice).
+fn check_serve(b: &Body, flag: FlagId, f: &Flag, sv: &Serve) -> Result<(), Invariant> {
+    match sv {
+        Serve::Variation(v) => check_variation_index(flag, f, *v),
+        Serve::Rollout(r) => {
+            if r.bucket_by as usize >= b.attributes.len() {
+                return Err(Invariant::AttributeOutOfRange {
+                    what: "rollout",
+                    id: r.bucket_by,
+                });
+            }
+            check_string(b, r.salt, "rollout salt")?;
+            let mut prev = 0;
+            for sl in &r.slices {
+                check_variation_index(flag, f, sl.variation)?;
+                if sl.upper < prev {
+                    return Err(Invariant::RolloutNotCumulative { flag });
+                }
+                prev = sl.upper;
+            }
+            if prev != BUCKETS {
+                return Err(Invariant::RolloutIncomplete { flag, upper: prev });
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Segment nesting (through `in_segment`) and prerequisite chains are at most
+/// [`MAX_DEPTH`] deep, which bounds evaluation's recursion. Runs after
+/// [`check_segments`] and [`check_flags`]: every segment a segment names and every
+/// prerequisite is stored before the one naming it, so depths are known when
+/// needed and every index is in range.
+fn check_depths(b: &Body) -> Result<(), Invariant> {
+    let mut seg_depth = Vec::with_capacity(b.segments.len());
+    for (i, seg) in b.segments.iter().enumerate() {
+        let mut d = 0;
+        for c in seg.rules.iter().flat_map(|r| &r.clauses) {
+            for &s in segment_refs(&c.op) {
+                d = d.max(seg_depth[s as usize]);
+            }
+        }
+        if d + 1 > MAX_DEPTH {
+            return Err(Invariant::SegmentsTooDeep {
+                segment: i as SegmentId,
+            });
+        }
+        seg_depth.push(d + 1);
+    }
+    let mut flag_depth = Vec::with_capacity(b.flags.len());
+    for (i, f) in b.flags.iter().enumerate() {
         let mut d = 0;
         for p in &f.prerequisites {
-            if p.flag as usize >= i {
-                return Err(invalid("prerequisite not stored before its flag"));
-            }
-            let pn = b.flags[p.flag as usize].variations.len();
-            if p.variations.iter().any(|&v| v as usize >= pn)
-                || !p.variations.windows(2).all(|w| w[0] < w[1])
-            {
-                return Err(invalid(
-                    "prerequisite variations out of range or not sorted",
-                ));
-            }
             d = d.max(flag_depth[p.flag as usize]);
         }
-        flag_depth[i] = d + 1;
-        if flag_depth[i] > MAX_DEPTH {
-            return Err(invalid("prerequisites chained too deeply"));
+        if d + 1 > MAX_DEPTH {
+            return Err(Invariant::PrerequisitesTooDeep { flag: i as FlagId });
         }
-        for t in &f.targets {
-            s(t.key, "target")?;
-            var(t.variation)?;
-        }
-        if !f
-            .targets
-            .windows(2)
-            .all(|w| st.get(w[0].key) < st.get(w[1].key))
-        {
-            return Err(invalid("targets not sorted"));
-        }
-        let check_serve = |sv: &Serve| -> Result<(), DecodeError> {
-            match sv {
-                Serve::Variation(v) => var(*v),
-                Serve::Rollout(r) => {
-                    if r.bucket_by as usize >= nattr {
-                        return Err(invalid("rollout attribute out of range"));
-                    }
-                    s(r.salt, "rollout salt")?;
-                    let mut prev = 0;
-                    for sl in &r.slices {
-                        var(sl.variation)?;
-                        if sl.upper < prev {
-                            return Err(invalid("rollout slices decrease"));
-                        }
-                        prev = sl.upper;
-                    }
-                    if prev != BUCKETS {
-                        return Err(invalid("rollout does not cover 100%"));
-                    }
-                    Ok(())
-                }
-            }
-        };
-        for r in &f.rules {
-            if let Some(id) = r.id {
-                s(id, "rule id")?;
-            }
-            for c in &r.clauses {
-                check_clause(c, nseg, &seg_depth, "rule clause")?;
-            }
-            check_serve(&r.serve)?;
-        }
-        check_serve(&f.fallthrough)?;
+        flag_depth.push(d + 1);
     }
     Ok(())
 }

@@ -38,6 +38,9 @@ pub fn decode_error_kind(e: &DecodeError) -> &'static str {
         DecodeError::ChecksumMismatch { .. } => "CHECKSUM_MISMATCH",
         DecodeError::Body(_) => "MALFORMED_BODY",
         DecodeError::Invalid(_) => "INVALID",
+        // `DecodeError` is non-exhaustive: a kind added to the evaluator reads as
+        // UNKNOWN (with the evaluator's message) until it gets its own code here.
+        _ => "UNKNOWN",
     }
 }
 

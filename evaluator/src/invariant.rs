@@ -1,0 +1,184 @@
+//! The invariants a decoded body must keep before it is evaluated.
+
+use thiserror::Error;
+
+/// Which invariant a decoded body breaks (carried by
+/// [`DecodeError::Invalid`](crate::DecodeError::Invalid)).
+///
+/// Each variant is one invariant that evaluation relies on; the loader checks all
+/// of them, so evaluation never indexes out of range, loops or compares unordered
+/// data. Fields named `what` say where the broken value sits (`"rule clause"`,
+/// `"segment include"`, `"flag key"`, …); `flag`, `segment` and `regex` are
+/// positions in [`Body::flags`](crate::model::Body::flags),
+/// [`Body::segments`](crate::model::Body::segments) and
+/// [`Body::regexes`](crate::model::Body::regexes).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Invariant {
+    /// The string table's end offsets decrease or split a UTF-8 character.
+    #[error("string table offsets")]
+    StringOffsets {
+        /// The first string whose end offset is wrong.
+        string: u32,
+    },
+    /// The last end offset of the string table is not the length of its blob.
+    #[error("string table length")]
+    StringTableLength,
+    /// A string id names no string of the table.
+    #[error("{what}: string id {id} out of range")]
+    StringOutOfRange {
+        /// Where the id is used.
+        what: &'static str,
+        /// The id.
+        id: u32,
+        /// Number of strings in the table.
+        len: u32,
+    },
+    /// A list of strings that evaluation binary-searches (an `in` list, a
+    /// segment's include or exclude list) is not sorted by content and
+    /// deduplicated.
+    #[error("{what}: not sorted")]
+    UnsortedStrings {
+        /// Where the list is.
+        what: &'static str,
+    },
+    /// The numbers of an `in` list are not sorted ascending and deduplicated.
+    #[error("{what}: numbers not sorted")]
+    UnsortedNumbers {
+        /// Where the list is.
+        what: &'static str,
+    },
+    /// A number (an `in` value, a comparison bound, a variation value) is NaN or
+    /// infinite.
+    #[error("{what}: non-finite number")]
+    NotFinite {
+        /// Where the number is.
+        what: &'static str,
+    },
+    /// An attribute id (of a clause or of a rollout's `bucket_by`) names no
+    /// attribute of the body.
+    #[error("{what}: attribute id out of range")]
+    AttributeOutOfRange {
+        /// Where the id is used.
+        what: &'static str,
+        /// The id.
+        id: u32,
+    },
+    /// A `matches` clause names no regex of the body.
+    #[error("{what}: regex id out of range")]
+    RegexOutOfRange {
+        /// Where the id is used.
+        what: &'static str,
+        /// The id.
+        id: u32,
+    },
+    /// An `in_segment` clause names a segment that is not stored before its use
+    /// (for a segment's own rules: before that segment; for a flag: at all).
+    #[error("{what}: segment {segment} is not defined before its use")]
+    SegmentNotBefore {
+        /// Where the reference is.
+        what: &'static str,
+        /// The segment named.
+        segment: u32,
+    },
+    /// Segments are nested (through `in_segment`) deeper than
+    /// [`MAX_DEPTH`](crate::MAX_DEPTH).
+    #[error("segments nested too deeply")]
+    SegmentsTooDeep {
+        /// The first segment over the limit.
+        segment: u32,
+    },
+    /// A flag has no variation.
+    #[error("flag without variations")]
+    NoVariations {
+        /// The flag.
+        flag: u32,
+    },
+    /// A variation's value is not of its flag's type.
+    #[error("variation of another type than its flag")]
+    VariationKindMismatch {
+        /// The flag.
+        flag: u32,
+        /// The variation.
+        variation: u32,
+    },
+    /// A variation index (off variation, target, served variation, rollout slice,
+    /// accepted prerequisite variation) names no variation of its flag.
+    #[error("variation index out of range")]
+    VariationOutOfRange {
+        /// The flag whose variations the index refers to.
+        flag: u32,
+        /// The index.
+        variation: u32,
+    },
+    /// A prerequisite is not stored before the flag naming it (which also rules
+    /// out cycles).
+    #[error("prerequisite not stored before its flag")]
+    PrerequisiteNotBefore {
+        /// The flag naming the prerequisite.
+        flag: u32,
+        /// The prerequisite named.
+        prerequisite: u32,
+    },
+    /// A prerequisite's accepted variations are not sorted ascending and
+    /// deduplicated.
+    #[error("prerequisite variations not sorted")]
+    UnsortedPrerequisiteVariations {
+        /// The flag naming the prerequisite.
+        flag: u32,
+        /// The prerequisite.
+        prerequisite: u32,
+    },
+    /// Prerequisites are chained deeper than [`MAX_DEPTH`](crate::MAX_DEPTH).
+    #[error("prerequisites chained too deeply")]
+    PrerequisitesTooDeep {
+        /// The first flag over the limit.
+        flag: u32,
+    },
+    /// A flag's targets are not sorted by context key and deduplicated.
+    #[error("targets not sorted")]
+    UnsortedTargets {
+        /// The flag.
+        flag: u32,
+    },
+    /// A rollout's slice bounds decrease (they are cumulative).
+    #[error("rollout slices decrease")]
+    RolloutNotCumulative {
+        /// The flag of the rollout.
+        flag: u32,
+    },
+    /// A rollout's last slice bound is not [`BUCKETS`](crate::model::BUCKETS).
+    #[error("rollout does not cover 100%")]
+    RolloutIncomplete {
+        /// The flag of the rollout.
+        flag: u32,
+        /// The last bound (0 without slices).
+        upper: u32,
+    },
+    /// Two flags have the same key.
+    #[error("flag {key:?} is defined twice")]
+    DuplicateFlagKey {
+        /// The key.
+        key: String,
+    },
+    /// A regex pattern does not compile.
+    #[error("regex {pattern:?}: {message}")]
+    RegexSyntax {
+        /// The regex.
+        regex: u32,
+        /// Its pattern.
+        pattern: String,
+        /// The regex crate's message.
+        message: String,
+    },
+    /// A regex pattern compiles to a program larger than the loader allows.
+    #[error("regex {pattern:?}: Compiled regex exceeds size limit of {limit} bytes.")]
+    RegexTooBig {
+        /// The regex.
+        regex: u32,
+        /// Its pattern.
+        pattern: String,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+}
