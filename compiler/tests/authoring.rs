@@ -200,6 +200,7 @@ fn metadata_is_not_in_the_ruleset() {
         let opts = EncodeOptions {
             environment: &env.name,
             version: 1,
+            epoch: 1,
             created_at_ms: 0,
         };
         let bytes = encode(&env.body, &opts).unwrap();
