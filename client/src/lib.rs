@@ -16,6 +16,8 @@
 //! See [`Client`] for an example.
 
 #![warn(missing_docs)]
+// Only the `edgeflag` binary talks to the terminal.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod cache;
 mod error;

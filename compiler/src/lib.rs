@@ -36,6 +36,8 @@
 //! a [`authoring::Project`] that keeps it, alone or alongside the compiled
 //! environments ([`authoring::compile_project`]).
 #![warn(missing_docs)]
+// Only the `edgeflag` binary talks to the terminal.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod authoring;
 mod check;

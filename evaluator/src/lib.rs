@@ -26,6 +26,8 @@
 //! The evaluation semantics are specified in `docs/rule-language.md`; the binary
 //! format in `docs/binary-format.md`.
 #![warn(missing_docs)]
+// Only the `edgeflag` binary talks to the terminal.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod accept;
 pub mod bucket;

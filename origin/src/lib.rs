@@ -21,6 +21,8 @@
 //!
 //! Nothing here prints: events are logged with `tracing`.
 #![warn(missing_docs)]
+// Only the `edgeflag` binary talks to the terminal.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod http;
 mod metrics;

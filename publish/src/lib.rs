@@ -5,6 +5,8 @@
 //! `docs/distribution.md`; [`layout`] holds the keys, [`store`] the two kinds of
 //! destination, [`manifest`] the version index and audit records.
 #![warn(missing_docs)]
+// Only the `edgeflag` binary talks to the terminal.
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod dest;
 pub mod layout;
