@@ -902,3 +902,28 @@ fn checksum(header: &[u8], body: &[u8]) -> u64 {
     joined.extend_from_slice(body);
     xxhash_rust::xxh3::xxh3_64(&joined)
 }
+
+#[test]
+fn the_documented_example_ruleset_is_what_the_writer_produces() {
+    // docs/binary-format.md, "Example: an empty ruleset"; the checksum comes from
+    // Python's xxhash, an independent implementation.
+    let bytes = edgeflag_evaluator::format::encode(
+        &edgeflag_evaluator::model::Body::default(),
+        &edgeflag_evaluator::format::EncodeOptions {
+            environment: "default",
+            version: 1,
+            epoch: 1,
+            created_at_ms: 0,
+        },
+    )
+    .unwrap();
+    let mut expected = vec![0u8; HEADER_LEN + 6];
+    expected[..8].copy_from_slice(&[0x45, 0x46, 0x52, 0x53, 0x02, 0x00, 0xb0, 0x00]);
+    expected[8] = 1;
+    expected[24] = 6;
+    expected[28] = 7;
+    expected[32..39].copy_from_slice(b"default");
+    expected[96] = 1;
+    expected[104..112].copy_from_slice(&0xad83_78db_30e7_8f04u64.to_le_bytes());
+    assert_eq!(bytes, expected);
+}
