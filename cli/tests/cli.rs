@@ -1,12 +1,13 @@
 //! The `edgeflag` binary end to end, on the example flag set and on bad input.
 
+use edgeflag_testkit::project::{command, scratch};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
+/// `edgeflag ARGS` run from the repository root (so `examples/` resolves).
 fn edgeflag(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgeflag"))
-        .args(args)
+    command(args, &[])
         .current_dir(root())
         .output()
         .expect("runs the edgeflag binary")
@@ -22,14 +23,6 @@ fn stdout(o: &Output) -> String {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A fresh scratch directory under the target dir.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
 }
 
 fn compile_examples(name: &str) -> PathBuf {

@@ -263,13 +263,7 @@ fn errors_are_the_diagnostics_of_compile_sources() {
 
 /// A fresh, empty directory for one test.
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "edgeflag-compiler-authoring-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    edgeflag_testkit::project::scratch(&format!("compiler-authoring-{name}"))
 }
 
 #[test]

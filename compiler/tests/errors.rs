@@ -20,10 +20,7 @@ fn one(src: &str, want: &str) {
 
 /// A fresh, empty directory for one test.
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("edgeflag-compiler-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    edgeflag_testkit::project::scratch(&format!("compiler-errors-{name}"))
 }
 
 #[test]

@@ -271,6 +271,30 @@ pub enum Op {
     InSegment(Vec<SegmentId>),
 }
 
+impl Op {
+    /// The segments an `in_segment` clause names; `None` for every other
+    /// operator (which test the clause's attribute instead).
+    pub fn segments(&self) -> Option<&[SegmentId]> {
+        match self {
+            Op::InSegment(v) => Some(v),
+            Op::In(_)
+            | Op::StartsWith(_)
+            | Op::EndsWith(_)
+            | Op::Contains(_)
+            | Op::Matches(_)
+            | Op::Lt(_)
+            | Op::Lte(_)
+            | Op::Gt(_)
+            | Op::Gte(_)
+            | Op::SemverEq(_)
+            | Op::SemverLt(_)
+            | Op::SemverGt(_)
+            | Op::Before(_)
+            | Op::After(_) => None,
+        }
+    }
+}
+
 /// The values of an `in` clause, split by type and sorted for binary search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct InSet {

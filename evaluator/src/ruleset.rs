@@ -336,7 +336,7 @@ fn check_clause(
     segments_before: usize,
     what: &'static str,
 ) -> Result<(), Invariant> {
-    if tests_attribute(&c.op) && c.attribute as usize >= b.attributes.len() {
+    if c.op.segments().is_none() && c.attribute as usize >= b.attributes.len() {
         return Err(Invariant::AttributeOutOfRange {
             what,
             id: c.attribute,
@@ -383,49 +383,6 @@ fn check_clause(
         }
     }
     Ok(())
-}
-
-/// Whether a clause with this operator tests its attribute (`in_segment` does not,
-/// so its attribute id is not checked).
-fn tests_attribute(op: &Op) -> bool {
-    match op {
-        Op::In(_)
-        | Op::StartsWith(_)
-        | Op::EndsWith(_)
-        | Op::Contains(_)
-        | Op::Matches(_)
-        | Op::Lt(_)
-        | Op::Lte(_)
-        | Op::Gt(_)
-        | Op::Gte(_)
-        | Op::SemverEq(_)
-        | Op::SemverLt(_)
-        | Op::SemverGt(_)
-        | Op::Before(_)
-        | Op::After(_) => true,
-        Op::InSegment(_) => false,
-    }
-}
-
-/// The segments a clause with this operator references.
-fn segment_refs(op: &Op) -> &[SegmentId] {
-    match op {
-        Op::InSegment(v) => v,
-        Op::In(_)
-        | Op::StartsWith(_)
-        | Op::EndsWith(_)
-        | Op::Contains(_)
-        | Op::Matches(_)
-        | Op::Lt(_)
-        | Op::Lte(_)
-        | Op::Gt(_)
-        | Op::Gte(_)
-        | Op::SemverEq(_)
-        | Op::SemverLt(_)
-        | Op::SemverGt(_)
-        | Op::Before(_)
-        | Op::After(_) => &[],
-    }
 }
 
 /// A SemVer value's pre-release, if any, is a string of the table.
@@ -588,7 +545,7 @@ fn check_depths(b: &Body) -> Result<(), Invariant> {
     for (i, seg) in b.segments.iter().enumerate() {
         let mut d = 0;
         for c in seg.rules.iter().flat_map(|r| &r.clauses) {
-            for &s in segment_refs(&c.op) {
+            for &s in c.op.segments().unwrap_or_default() {
                 d = d.max(seg_depth[s as usize]);
             }
         }
