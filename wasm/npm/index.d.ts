@@ -39,8 +39,9 @@ export class DecodeError extends Error {
   readonly name: 'DecodeError';
   /**
    * TRUNCATED, BAD_MAGIC, UNSUPPORTED_VERSION, BAD_HEADER, TRAILING_BYTES,
-   * CHECKSUM_MISMATCH, MALFORMED_BODY, INVALID; from the client also
-   * WRONG_ENVIRONMENT and OLDER_VERSION.
+   * CHECKSUM_MISMATCH, MALFORMED_BODY, INVALID (UNKNOWN for a kind added later);
+   * from `checkReplaces` and the client also WRONG_ENVIRONMENT, OLDER_VERSION and
+   * SAME_VERSION_DIFFERS.
    */
   readonly kind: string;
 }

@@ -16,9 +16,14 @@ if (detail.reason.kind === 'RULE_MATCH') {
 }
 const all: Record<string, Detail> = rules.allFlags(ctx);
 const version: number = rules.version;
+const epoch: number = rules.epoch;
+const checksum: string = rules.checksum;
+const replaces: boolean = rules.checkReplaces(null, 'production') && rules.checkReplaces(rules);
 const environment: string = rules.environment;
 
 const client = createClient({ url: 'https://flags.example.com/production/current.efr', pollIntervalMs: 10_000 });
+const behind: number | undefined = client.status().originBehind?.served.epoch;
+const refused: number = client.status().refusedOlder;
 const off: () => void = client.onChange((next: Ruleset, previous: Ruleset | null) => { void next; void previous; });
 client.status() satisfies ClientStatus;
 void client.ready().then((r: Ruleset) => r.version);
@@ -39,4 +44,4 @@ new Context({ key: 'u', nested: { a: 1 } });
 // @ts-expect-error: url is required
 createClient({ pollIntervalMs: 5 });
 
-void [on, rate, name, all, version, environment, off];
+void [on, rate, name, all, version, environment, off, epoch, checksum, replaces, behind, refused];
