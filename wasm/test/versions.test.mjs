@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { createClient, Context } from '../npm/node.js';
+import { createClient, Context, Ruleset } from '../npm/node.js';
 import { compile, edgeflag, exampleSourceCopy, startServe, tempDir, waitFor } from './helpers.mjs';
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -123,4 +123,37 @@ test('an origin restored to an older state is reported, and --new-epoch recovers
     client.close();
     await origin.close();
   }
+});
+
+test('Ruleset.checkReplaces is the evaluator policy: environment, (epoch, version), same version = same content', () => {
+  const src = exampleSourceCopy();
+  const compiled = (version) => {
+    const out = tempDir('edgeflag-out-');
+    edgeflag(['compile', src, '--out', out, '--ruleset-version', String(version)]);
+    return (env) => Ruleset.fromBytes(readFileSync(path.join(out, `${env}.efr`)));
+  };
+  const v5 = compiled(5);
+  const [prod5, staging5] = [v5('production'), v5('staging')];
+  assert.equal(prod5.epoch, 0);
+  assert.equal(prod5.checkReplaces(null, 'production'), true);
+  assert.throws(() => staging5.checkReplaces(null, 'production'), { name: 'DecodeError', kind: 'WRONG_ENVIRONMENT' });
+  assert.throws(() => staging5.checkReplaces(prod5), { kind: 'WRONG_ENVIRONMENT' });
+  assert.equal(prod5.checkReplaces(prod5), false, 'the held ruleset itself: nothing to do');
+  const prod6 = compiled(6)('production');
+  assert.equal(prod6.checkReplaces(prod5), true);
+  assert.throws(() => prod5.checkReplaces(prod6), { kind: 'OLDER_VERSION' });
+
+  // Other rules under the same version: refused, not silently ignored.
+  setSearch(src, true);
+  const other5 = compiled(5)('production');
+  assert.notEqual(other5.checksum, prod5.checksum);
+  assert.throws(() => other5.checkReplaces(prod5), { kind: 'SAME_VERSION_DIFFERS' });
+
+  // A never-published ruleset (epoch 0, version 0) gives way to any other, even
+  // another compile of other rules.
+  const a0 = compiled(0)('production');
+  setSearch(src, false);
+  const b0 = compiled(0)('production');
+  assert.notEqual(a0.checksum, b0.checksum);
+  assert.equal(b0.checkReplaces(a0), true);
 });
