@@ -17,10 +17,18 @@ const MAX_BACKOFF_MS = 5 * 60_000;
 /** Package-wide defaults an entry point may set (the Node entry sets EventSource). */
 export const defaults = { EventSource: undefined };
 
+/** Longest event-stream line, and longest event (its data lines), in characters. */
+const MAX_SSE_LINE = 64 * 1024;
+const MAX_SSE_EVENT = 64 * 1024;
+
 /**
  * A minimal EventSource over fetch and a streamed body, for runtimes without one
  * (Node). Dispatches `open`, `error` and named events with `{type, data,
- * lastEventId}`; reconnects after `retry` ms (server-set, default 3 s) until closed.
+ * lastEventId}`; reconnects until closed.
+ *
+ * Bounded against a hostile or broken stream: a line or an event longer than 64 Ki
+ * characters closes the connection (an `error`, then a reconnection after `retry`
+ * ms, server-set, default 3 s).
  */
 export class FetchEventSource {
   constructor(url, { fetch: fetchImpl = globalThis.fetch?.bind(globalThis) } = {}) {
@@ -59,30 +67,35 @@ export class FetchEventSource {
   async _connect() {
     if (this._closed) return;
     this._abort = new AbortController();
+    let reader = null;
     try {
       const headers = { Accept: 'text/event-stream' };
       if (this._lastId) headers['Last-Event-ID'] = this._lastId;
       const res = await this._fetch(this.url, { headers, signal: this._abort.signal });
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
       this._emit('open', {});
-      const reader = res.body.getReader();
+      reader = res.body.getReader();
       const decoder = new TextDecoder();
+      const eol = /\r\n|\r|\n/g;
       let buf = '';
-      let event = { type: '', data: [] };
+      let event = { type: '', data: [], size: 0 };
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
         buf += decoder.decode(value, { stream: true });
-        let nl;
-        while ((nl = buf.search(/\r\n|\r|\n/)) >= 0) {
-          if (buf[nl] === '\r' && nl === buf.length - 1) break; // maybe half of a CRLF
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + (buf.startsWith('\r\n', nl) ? 2 : 1));
+        let start = 0;
+        let m;
+        eol.lastIndex = 0;
+        while ((m = eol.exec(buf)) !== null) {
+          if (m[0] === '\r' && m.index === buf.length - 1) break; // maybe half of a CRLF
+          const line = buf.slice(start, m.index);
+          start = eol.lastIndex;
+          if (line.length > MAX_SSE_LINE) throw new Error(`event stream line longer than ${MAX_SSE_LINE} characters`);
           if (line === '') {
             if (event.data.length) {
               this._emit(event.type || 'message', { data: event.data.join('\n'), lastEventId: this._lastId });
             }
-            event = { type: '', data: [] };
+            event = { type: '', data: [], size: 0 };
             continue;
           }
           if (line.startsWith(':')) continue;
@@ -90,13 +103,20 @@ export class FetchEventSource {
           const field = i < 0 ? line : line.slice(0, i);
           const val = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
           if (field === 'event') event.type = val;
-          else if (field === 'data') event.data.push(val);
-          else if (field === 'id') this._lastId = val;
+          else if (field === 'data') {
+            event.size += val.length + 1;
+            if (event.size > MAX_SSE_EVENT) throw new Error(`event stream event longer than ${MAX_SSE_EVENT} characters`);
+            event.data.push(val);
+          } else if (field === 'id') this._lastId = val;
           else if (field === 'retry' && /^\d+$/.test(val)) this._retryMs = Number(val);
         }
+        buf = buf.slice(start);
+        if (buf.length > MAX_SSE_LINE) throw new Error(`event stream line longer than ${MAX_SSE_LINE} characters`);
       }
       throw new Error('stream ended');
     } catch (e) {
+      this._abort.abort(); // a refused stream is not read further
+      reader?.cancel().catch(() => {});
       if (this._closed) return;
       this._emit('error', { error: e });
       this._timer = setTimeout(() => this._connect(), this._retryMs);

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createClient, Context, Ruleset, eventsLink, retryAfterMs, FetchEventSource } from '../npm/node.js';
 import { exampleSourceCopy, startServe, waitFor, compile } from './helpers.mjs';
-import { startProxy } from './proxy.mjs';
+import { startProxy, startRawServer, pump } from './proxy.mjs';
 
 let src, origin, proxy, url;
 
@@ -173,4 +173,59 @@ test('FetchEventSource parses events split across chunks and CRLF line ends', as
   await waitFor(() => got.length === 2, 5_000, 'two events');
   es.close();
   assert.deepEqual(got, [['ruleset', '{"version":7}'], ['message', 'a\nb', '9']]);
+});
+
+// --- Hostile origins: every stream and body below is bounded by the server too
+// (bytes, count and time), so a client without the bounds fails instead of hanging.
+
+const MiB = 1 << 20;
+const sse = (res) => res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+
+test('FetchEventSource closes a stream whose line never ends, and reconnects', async () => {
+  const srv = await startRawServer((req, res, entry) => {
+    sse(res);
+    if (entry.n > 1) { res.write(': fine\n\n'); return; } // the reconnection stays open
+    res.write('data: ');
+    pump(res, Buffer.alloc(64 << 10, 'x'), 20 * MiB, entry);
+  });
+  const es = new FetchEventSource(`${srv.url}/e`);
+  const errors = [];
+  es.addEventListener('error', (e) => errors.push(String(e.error?.message)));
+  try {
+    await waitFor(() => errors.length >= 1, 20_000, 'an error');
+    assert.match(errors[0], /line longer than 65536/);
+    await waitFor(() => srv.log[0].closedAt, 5_000, 'the connection closed');
+    assert.equal(srv.log[0].aborted, true, 'the client closed the connection');
+    assert.ok(srv.log[0].sent < 8 * MiB, `the server got to write ${srv.log[0].sent} bytes`);
+    await waitFor(() => srv.log.length >= 2, 5_000, 'a reconnection');
+  } finally {
+    es.close();
+    await srv.close();
+  }
+});
+
+test('FetchEventSource closes a stream of data lines that never ends an event, and reconnects', async () => {
+  const line = Buffer.from(`data: ${'y'.repeat(1000)}\n`);
+  const srv = await startRawServer((req, res, entry) => {
+    sse(res);
+    if (entry.n > 1) { res.write(': fine\n\n'); return; }
+    pump(res, Buffer.concat(Array(64).fill(line)), 20 * MiB, entry);
+  });
+  const es = new FetchEventSource(`${srv.url}/e`);
+  const errors = [];
+  const events = [];
+  es.addEventListener('error', (e) => errors.push(String(e.error?.message)));
+  es.addEventListener('message', (e) => events.push(e.data.length));
+  try {
+    await waitFor(() => errors.length >= 1, 20_000, 'an error');
+    assert.match(errors[0], /event longer than 65536/);
+    assert.deepEqual(events, [], 'no partial event dispatched');
+    await waitFor(() => srv.log[0].closedAt, 5_000, 'the connection closed');
+    assert.equal(srv.log[0].aborted, true);
+    assert.ok(srv.log[0].sent < 8 * MiB, `the server got to write ${srv.log[0].sent} bytes`);
+    await waitFor(() => srv.log.length >= 2, 5_000, 'a reconnection');
+  } finally {
+    es.close();
+    await srv.close();
+  }
 });

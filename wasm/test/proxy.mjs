@@ -59,3 +59,48 @@ export function startProxy(target) {
     });
   });
 }
+
+// A raw loopback origin for hostile behaviour the real server never shows
+// (endless lines, retry: 0, announcement floods, oversize bodies). `handler(req,
+// res, entry)` answers; every request is logged as {n, url, ifNoneMatch, at, sent,
+// aborted, closedAt} (`sent`/`aborted`/`closedAt` are filled by `pump`).
+export function startRawServer(handler) {
+  const log = [];
+  const server = http.createServer((req, res) => {
+    const entry = { n: log.length + 1, url: req.url, ifNoneMatch: req.headers['if-none-match'] ?? null, at: Date.now(), sent: 0, aborted: null, closedAt: null };
+    log.push(entry);
+    res.on('close', () => { entry.closedAt = Date.now(); entry.aborted ??= !res.writableFinished; });
+    handler(req, res, entry);
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        log,
+        close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(() => r()); }),
+      });
+    });
+  });
+}
+
+/**
+ * Writes `chunk` repeatedly (honouring backpressure) until `maxBytes` are sent or
+ * the client goes away; then ends the response. Resolves with the bytes sent.
+ * Bounded: never more than `maxBytes`.
+ */
+export function pump(res, chunk, maxBytes, entry) {
+  return new Promise((resolve) => {
+    let closed = false;
+    res.on('close', () => { closed = true; resolve(entry.sent); });
+    const write = () => {
+      while (!closed && entry.sent < maxBytes) {
+        const c = chunk.subarray(0, Math.min(chunk.length, maxBytes - entry.sent));
+        entry.sent += c.length;
+        if (!res.write(c)) { res.once('drain', write); return; }
+      }
+      if (!closed) res.end();
+    };
+    write();
+  });
+}
