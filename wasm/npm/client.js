@@ -27,17 +27,30 @@ const MAX_SSE_EVENT = 64 * 1024;
  * lastEventId}`; reconnects until closed.
  *
  * Bounded against a hostile or broken stream: a line or an event longer than 64 Ki
- * characters closes the connection (an `error`, then a reconnection after `retry`
- * ms, server-set, default 3 s).
+ * characters closes the connection (an `error`, then a reconnection). Reconnections
+ * wait the server's `retry` (default 3 s) but at least `minReconnectMs`, doubled
+ * per consecutive failure up to `maxReconnectMs`, with "equal jitter"; a stream
+ * that stayed open `stableMs` starts the count over.
  */
 export class FetchEventSource {
-  constructor(url, { fetch: fetchImpl = globalThis.fetch?.bind(globalThis) } = {}) {
+  constructor(url, {
+    fetch: fetchImpl = globalThis.fetch?.bind(globalThis),
+    minReconnectMs = 1000,
+    maxReconnectMs = 60_000,
+    stableMs = 30_000,
+    random = Math.random,
+  } = {}) {
     this.url = url;
     this._fetch = fetchImpl;
     this._listeners = new Map();
     this._abort = null;
     this._closed = false;
     this._retryMs = 3000;
+    this._minMs = minReconnectMs;
+    this._maxMs = Math.max(maxReconnectMs, minReconnectMs);
+    this._stableMs = stableMs;
+    this._random = random;
+    this._failures = 0;
     this._lastId = '';
     this._timer = null;
     this._connect();
@@ -64,15 +77,24 @@ export class FetchEventSource {
     }
   }
 
+  /** The wait before the next connection, after `this._failures` failures in a row. */
+  _reconnectDelay() {
+    const base = Math.max(this._minMs, this._retryMs);
+    const cap = Math.min(this._maxMs, base * 2 ** Math.min(this._failures - 1, 20));
+    return Math.max(this._minMs, cap / 2 + this._random() * (cap / 2));
+  }
+
   async _connect() {
     if (this._closed) return;
     this._abort = new AbortController();
+    let openedAt = null;
     let reader = null;
     try {
       const headers = { Accept: 'text/event-stream' };
       if (this._lastId) headers['Last-Event-ID'] = this._lastId;
       const res = await this._fetch(this.url, { headers, signal: this._abort.signal });
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+      openedAt = Date.now();
       this._emit('open', {});
       reader = res.body.getReader();
       const decoder = new TextDecoder();
@@ -118,8 +140,10 @@ export class FetchEventSource {
       this._abort.abort(); // a refused stream is not read further
       reader?.cancel().catch(() => {});
       if (this._closed) return;
+      if (openedAt !== null && Date.now() - openedAt >= this._stableMs) this._failures = 0;
+      this._failures += 1;
       this._emit('error', { error: e });
-      this._timer = setTimeout(() => this._connect(), this._retryMs);
+      this._timer = setTimeout(() => this._connect(), this._reconnectDelay());
       this._timer?.unref?.();
     }
   }

@@ -176,9 +176,30 @@ export interface EventSourceLike {
   };
 }
 
-/** A minimal EventSource over fetch and a streamed body (used in Node). */
+/** Options of FetchEventSource. */
+export interface FetchEventSourceOptions {
+  fetch?: typeof fetch;
+  /**
+   * Shortest wait before a reconnection, whatever the server's `retry` (default
+   * 1000). The wait is `max(retry, minReconnectMs) · 2^(n-1)` after n failures in
+   * a row (capped at `maxReconnectMs`), with equal jitter, never below this.
+   */
+  minReconnectMs?: number;
+  /** Longest wait before a reconnection (default 60000). */
+  maxReconnectMs?: number;
+  /** A stream open this long resets the failure count (default 30000). */
+  stableMs?: number;
+  /** Source of jitter in [0, 1) (default Math.random). */
+  random?: () => number;
+}
+
+/**
+ * A minimal EventSource over fetch and a streamed body (used in Node). A line or
+ * an event longer than 64 Ki characters closes the connection (an `error`, then a
+ * reconnection with backoff).
+ */
 export class FetchEventSource {
-  constructor(url: string, options?: { fetch?: typeof fetch });
+  constructor(url: string, options?: FetchEventSourceOptions);
   readonly url: string;
   addEventListener(type: string, listener: (event: { type: string; data?: string; lastEventId?: string; error?: unknown }) => void): void;
   removeEventListener(type: string, listener: (event: { type: string; data?: string }) => void): void;

@@ -188,7 +188,7 @@ test('FetchEventSource closes a stream whose line never ends, and reconnects', a
     res.write('data: ');
     pump(res, Buffer.alloc(64 << 10, 'x'), 20 * MiB, entry);
   });
-  const es = new FetchEventSource(`${srv.url}/e`);
+  const es = new FetchEventSource(`${srv.url}/e`, { minReconnectMs: 50 });
   const errors = [];
   es.addEventListener('error', (e) => errors.push(String(e.error?.message)));
   try {
@@ -211,7 +211,7 @@ test('FetchEventSource closes a stream of data lines that never ends an event, a
     if (entry.n > 1) { res.write(': fine\n\n'); return; }
     pump(res, Buffer.concat(Array(64).fill(line)), 20 * MiB, entry);
   });
-  const es = new FetchEventSource(`${srv.url}/e`);
+  const es = new FetchEventSource(`${srv.url}/e`, { minReconnectMs: 50 });
   const errors = [];
   const events = [];
   es.addEventListener('error', (e) => errors.push(String(e.error?.message)));
@@ -228,4 +228,37 @@ test('FetchEventSource closes a stream of data lines that never ends an event, a
     es.close();
     await srv.close();
   }
+});
+
+test('FetchEventSource: retry: 0 and an immediate close do not make a reconnect loop', async (t) => {
+  const srv = await startRawServer((req, res) => { sse(res); res.end('retry: 0\n\n'); });
+  const es = new FetchEventSource(`${srv.url}/e`);
+  await new Promise((r) => setTimeout(r, 2_000));
+  es.close();
+  const n = srv.log.length;
+  await srv.close();
+  t.diagnostic(`${n} connections in 2 s`);
+  assert.ok(n >= 2 && n <= 3, `${n} connections in 2 s (at least 1 s apart)`);
+});
+
+test('FetchEventSource: reconnection backoff doubles on repeated failures and resets after a stream stayed open', async () => {
+  const srv = await startRawServer((req, res, entry) => {
+    sse(res);
+    if (entry.n === 5) { res.write('retry: 0\n\n'); setTimeout(() => res.end(), 400); return; }
+    res.end('retry: 0\n\n');
+  });
+  const es = new FetchEventSource(`${srv.url}/e`, { minReconnectMs: 40, stableMs: 300, random: () => 1 });
+  try {
+    await waitFor(() => srv.log.length >= 6, 10_000, 'six connections');
+  } finally {
+    es.close();
+    await srv.close();
+  }
+  const l = srv.log;
+  const gap = (i) => l[i].at - l[i - 1].closedAt; // closed → next connection
+  for (const [i, min] of [[1, 40], [2, 80], [3, 160], [4, 320]]) {
+    assert.ok(gap(i) >= min - 5, `gap ${i}: ${gap(i)} ms, want ≥ ${min}`);
+  }
+  // Connection 5 stayed open 400 ms (> stableMs): the next delay starts over at 40 ms, not 640.
+  assert.ok(gap(5) < 320, `gap after a stable stream: ${gap(5)} ms`);
 });

@@ -1,6 +1,6 @@
 // Compile-only check of npm/index.d.ts (`tsc -p test/tsconfig.json`): the
 // documented usage type-checks under --strict, and misuse does not.
-import { createClient, Context, Ruleset, DecodeError, type Detail, type ClientStatus } from '@edgeflag/evaluator';
+import { createClient, FetchEventSource, Context, Ruleset, DecodeError, type Detail, type ClientStatus } from '@edgeflag/evaluator';
 
 declare const bytes: Uint8Array;
 
@@ -45,3 +45,8 @@ new Context({ key: 'u', nested: { a: 1 } });
 createClient({ pollIntervalMs: 5 });
 
 void [on, rate, name, all, version, environment, off, epoch, checksum, replaces, behind, refused];
+
+// FetchEventSource's reconnection options.
+new FetchEventSource('http://127.0.0.1:9/e', { minReconnectMs: 1000, maxReconnectMs: 60_000, stableMs: 30_000, random: Math.random }).close();
+// @ts-expect-error a number, not a string
+new FetchEventSource('http://127.0.0.1:9/e', { minReconnectMs: '1s' });
