@@ -13,6 +13,8 @@
 import { Ruleset, DecodeError } from './core.js';
 
 const MAX_BACKOFF_MS = 5 * 60_000;
+/** The largest ruleset the format allows: a 64 MiB body and the 176-byte header. */
+const MAX_RULESET_BYTES = 64 * 1024 * 1024 + 176;
 
 /** Package-wide defaults an entry point may set (the Node entry sets EventSource). */
 export const defaults = { EventSource: undefined };
@@ -156,6 +158,43 @@ function newer(msg, held) {
   return epoch > held.epoch || (epoch === held.epoch && msg.version > held.version);
 }
 
+/**
+ * The body of `res`, refused (Error) when its Content-Length, or the bytes read so
+ * far (a server may omit or understate it, e.g. under a Content-Encoding), exceed
+ * `limit`. The rest of an oversize body is not read.
+ */
+async function readBody(res, limit) {
+  const declared = res.headers.get('Content-Length');
+  if (declared !== null && /^\s*\d+\s*$/.test(declared) && Number(declared) > limit) {
+    res.body?.cancel?.().catch?.(() => {});
+    throw new Error(`Content-Length ${declared.trim()} exceeds the largest ruleset (${limit} bytes)`);
+  }
+  const tooBig = () => new Error(`body exceeds the largest ruleset (${limit} bytes)`);
+  if (!res.body || typeof res.body.getReader !== 'function') {
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (bytes.length > limit) throw tooBig();
+    return bytes;
+  }
+  const reader = res.body.getReader();
+  const chunks = [];
+  let n = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > limit) {
+      reader.cancel().catch(() => {});
+      throw tooBig();
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const bytes = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) { bytes.set(c, at); at += c.byteLength; }
+  return bytes;
+}
+
 function toRuleset(x) {
   if (x instanceof Ruleset) return x;
   return Ruleset.fromBytes(x);
@@ -196,6 +235,9 @@ export function retryAfterMs(value, now = Date.now()) {
  *   until the first download (e.g. inlined into the page by the server).
  * @param {string} [options.environment] Refuse rulesets of any other environment
  *   (default: the environment of the first ruleset accepted).
+ * @param {number} [options.maxRulesetBytes] Largest download accepted (default: the
+ *   format's limit, 64 MiB + 176): a larger Content-Length is refused unread, and a
+ *   body is read no further than this.
  */
 export function createClient(options = {}) {
   const {
@@ -209,6 +251,7 @@ export function createClient(options = {}) {
     requestInit = typeof document === 'undefined' ? {} : { cache: 'no-store' },
     maxBackoffMs = MAX_BACKOFF_MS,
     random = Math.random,
+    maxRulesetBytes = MAX_RULESET_BYTES,
   } = options;
   if (typeof url !== 'string' && !(url instanceof URL)) throw new TypeError('createClient: url is required');
   if (typeof fetchImpl !== 'function') throw new TypeError('createClient: no fetch available');
@@ -349,13 +392,13 @@ export function createClient(options = {}) {
       return ok();
     }
     if (!res.ok) {
-      if (res.body) await res.arrayBuffer().catch(() => {});
+      if (res.body) res.body.cancel?.().catch?.(() => {}); // an error page is not read
       fail(new Error(`GET ${href}: HTTP ${res.status}`));
       return { retryMs: retry };
     }
     let bytes;
     try {
-      bytes = new Uint8Array(await res.arrayBuffer());
+      bytes = await readBody(res, maxRulesetBytes);
     } catch (e) {
       fail(e);
       return { retryMs: retry };

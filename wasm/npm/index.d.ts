@@ -122,6 +122,13 @@ export interface ClientOptions {
   requestInit?: RequestInit;
   /** Cap of the exponential backoff after failures (default 300000). */
   maxBackoffMs?: number;
+  /**
+   * Largest ruleset download accepted, in bytes (default 67109040: the format's
+   * 64 MiB body and 176-byte header). A larger Content-Length is refused unread; a
+   * body without one (or compressed) is read no further than this. Refused, the
+   * last good ruleset keeps serving and `status().lastError` says why.
+   */
+  maxRulesetBytes?: number;
 }
 
 /** A ruleset's place in its environment's history. */

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { createClient, Context, Ruleset, eventsLink, retryAfterMs, FetchEventSource } from '../npm/node.js';
 import { exampleSourceCopy, startServe, waitFor, compile } from './helpers.mjs';
 import { startProxy, startRawServer, pump } from './proxy.mjs';
+import { gzipSync } from 'node:zlib';
 
 let src, origin, proxy, url;
 
@@ -261,4 +262,83 @@ test('FetchEventSource: reconnection backoff doubles on repeated failures and re
   }
   // Connection 5 stayed open 400 ms (> stableMs): the next delay starts over at 40 ms, not 640.
   assert.ok(gap(5) < 320, `gap after a stable stream: ${gap(5)} ms`);
+});
+
+/** A raw origin of one environment: current.efr (304 on its ETag) with a Link to /production/events. */
+async function rawOrigin(bytes, { efr, events } = {}) {
+  const srv = await startRawServer((req, res, entry) => {
+    if (req.url === '/production/events') return events ? events(req, res, entry) : res.writeHead(404).end();
+    const mode = srv.state.efr;
+    const link = { Link: '</production/events>; rel="edgeflag-events"', ETag: '"good"' };
+    if (!mode) {
+      if (entry.ifNoneMatch === '"good"') return res.writeHead(304, link).end();
+      return res.writeHead(200, { ...link, 'Content-Length': String(bytes.length) }).end(Buffer.from(bytes));
+    }
+    return mode(req, res, entry);
+  });
+  srv.state = { efr };
+  srv.gets = () => srv.log.filter((e) => e.url === '/production/current.efr');
+  return srv;
+}
+
+test('a Content-Length over the largest ruleset is refused without reading the body; the last good ruleset serves on', async () => {
+  const bytes = compile(src).read('production');
+  const srv = await rawOrigin(bytes);
+  const client = createClient({ url: `${srv.url}/production/current.efr`, pollIntervalMs: 0, events: false });
+  try {
+    const rs = await client.ready();
+    const declared = 64 * MiB + 176 + 1; // the default maximum is the format's: a 64 MiB body and its header
+    srv.state.efr = (req, res, entry) => {
+      res.writeHead(200, { 'Content-Length': String(declared) });
+      pump(res, Buffer.alloc(1 * MiB), declared, entry);
+    };
+    const st = await client.refresh();
+    assert.equal(client.ruleset, rs);
+    assert.equal(st.state, 'stale');
+    assert.match(st.lastError, new RegExp(`Content-Length ${declared} exceeds the largest ruleset \\(${64 * MiB + 176} bytes\\)`));
+    const e = srv.gets().at(-1);
+    await waitFor(() => e.closedAt, 5_000, 'the connection closed');
+    assert.equal(e.aborted, true);
+    assert.ok(e.sent < 16 * MiB, `the server got to write ${e.sent} bytes`);
+    srv.state.efr = null;
+    assert.equal((await client.refresh()).state, 'ready');
+  } finally {
+    client.close();
+    await srv.close();
+  }
+});
+
+test('a body without Content-Length, or compressed under a small one, stops being read at maxRulesetBytes', async () => {
+  const bytes = compile(src).read('production');
+  const srv = await rawOrigin(bytes);
+  const client = createClient({ url: `${srv.url}/production/current.efr`, pollIntervalMs: 0, events: false, maxRulesetBytes: 1 * MiB });
+  const zeros = gzipSync(Buffer.alloc(20 * MiB)); // ~20 KB on the wire, 20 MiB decoded
+  try {
+    const rs = await client.ready(); // a real ruleset fits
+    const modes = {
+      chunked: (req, res, entry) => { res.writeHead(200); pump(res, Buffer.alloc(64 << 10), 20 * MiB, entry); },
+      gzip: (req, res, entry) => {
+        res.writeHead(200, { 'Content-Encoding': 'gzip', 'Content-Length': String(zeros.length) });
+        pump(res, zeros, zeros.length, entry);
+      },
+    };
+    for (const [name, mode] of Object.entries(modes)) {
+      srv.state.efr = mode;
+      const st = await client.refresh();
+      assert.equal(client.ruleset, rs, name);
+      assert.equal(st.state, 'stale', name);
+      assert.match(st.lastError, /body exceeds the largest ruleset \(1048576 bytes\)/, name);
+      const e = srv.gets().at(-1);
+      if (name === 'chunked') {
+        await waitFor(() => e.closedAt, 5_000, 'the connection closed');
+        assert.equal(e.aborted, true, name);
+        assert.ok(e.sent < 16 * MiB, `${name}: the server got to write ${e.sent} bytes`);
+      }
+      srv.state.efr = null;
+      assert.equal((await client.refresh()).state, 'ready', name);
+    }
+  } finally {
+    client.close();
+    await srv.close();
+  }
 });
