@@ -9,7 +9,8 @@
 // - after failures backs off exponentially with jitter, and honours Retry-After;
 // - subscribes to the origin's push channel (Server-Sent Events) when the response
 //   carries `Link: <…>; rel="edgeflag-events"` and an EventSource is available,
-//   and fetches as soon as an event announces a newer version.
+//   and fetches as soon as an event announces a newer version (at most one
+//   announcement-triggered fetch per `minEventRefreshMs`, the rest coalesced).
 import { Ruleset, DecodeError } from './core.js';
 
 const MAX_BACKOFF_MS = 5 * 60_000;
@@ -238,6 +239,10 @@ export function retryAfterMs(value, now = Date.now()) {
  * @param {number} [options.maxRulesetBytes] Largest download accepted (default: the
  *   format's limit, 64 MiB + 176): a larger Content-Length is refused unread, and a
  *   body is read no further than this.
+ * @param {number} [options.minEventRefreshMs=100] Shortest spacing of downloads
+ *   triggered by pushed announcements; announcements meanwhile are coalesced into
+ *   one download at the end of the spacing. The first after a quiet spell fetches
+ *   at once.
  */
 export function createClient(options = {}) {
   const {
@@ -252,6 +257,7 @@ export function createClient(options = {}) {
     maxBackoffMs = MAX_BACKOFF_MS,
     random = Math.random,
     maxRulesetBytes = MAX_RULESET_BYTES,
+    minEventRefreshMs = 100,
   } = options;
   if (typeof url !== 'string' && !(url instanceof URL)) throw new TypeError('createClient: url is required');
   if (typeof fetchImpl !== 'function') throw new TypeError('createClient: no fetch available');
@@ -268,6 +274,8 @@ export function createClient(options = {}) {
   let source = null;
   let sourceUrl = null;
   let lastCheckAt = 0;
+  let lastEventRefreshAt = -Infinity;
+  let eventTimer = null;
   const status = {
     state: 'loading', // loading | ready | stale | closed
     version: null,
@@ -369,9 +377,26 @@ export function createClient(options = {}) {
       // Only a newer (epoch, version) is worth a request (the stream also
       // announces the current one on connect).
       if (current === null || (typeof msg.version === 'number' && newer(msg, current))) {
-        refresh().catch(() => {});
+        announced();
       }
     });
+  }
+
+  // An announcement asks for a download: at once after a quiet spell, otherwise
+  // one at the end of the spacing for all the announcements meanwhile (a stream
+  // announcing a version per millisecond must not become a request per
+  // millisecond). refresh() itself keeps to one request in flight.
+  function announced() {
+    if (eventTimer || closed) return; // one is already due
+    const wait = lastEventRefreshAt + minEventRefreshMs - Date.now();
+    const go = () => {
+      eventTimer = null;
+      lastEventRefreshAt = Date.now();
+      refresh().catch(() => {});
+    };
+    if (wait <= 0) { go(); return; }
+    eventTimer = setTimeout(go, wait);
+    eventTimer?.unref?.();
   }
 
   async function fetchOnce() {
@@ -474,6 +499,7 @@ export function createClient(options = {}) {
     close() {
       closed = true;
       clearTimeout(timer);
+      clearTimeout(eventTimer);
       if (source) source.close();
       source = null;
       status.state = 'closed';

@@ -129,6 +129,12 @@ export interface ClientOptions {
    * last good ruleset keeps serving and `status().lastError` says why.
    */
   maxRulesetBytes?: number;
+  /**
+   * Shortest spacing of downloads triggered by pushed announcements (default 100).
+   * The first announcement after a quiet spell fetches at once; announcements
+   * within the spacing are coalesced into one download at its end.
+   */
+  minEventRefreshMs?: number;
 }
 
 /** A ruleset's place in its environment's history. */

@@ -342,3 +342,44 @@ test('a body without Content-Length, or compressed under a small one, stops bein
     await srv.close();
   }
 });
+
+test('an announcement every millisecond does not make a download per announcement; a lone one still fetches at once', async (t) => {
+  const bytes = compile(src).read('production');
+  const rs = Ruleset.fromBytes(bytes);
+  let v = rs.version;
+  let flood = null;
+  let lone = null;
+  const announce = (res) => res.write(`event: ruleset\ndata: {"version":${++v},"epoch":${rs.epoch}}\n\n`);
+  const srv = await rawOrigin(bytes, {
+    events: (req, res, entry) => {
+      sse(res);
+      if (entry.n > 3 || flood) { res.write(': quiet\n\n'); return; } // later connections: silent
+      flood = { start: Date.now(), end: null };
+      const iv = setInterval(() => announce(res), 1);
+      res.on('close', () => clearInterval(iv));
+      setTimeout(() => {
+        clearInterval(iv);
+        flood.end = Date.now();
+        // Quiet for 500 ms, then one announcement (a kill switch).
+        setTimeout(() => { lone = Date.now(); announce(res); }, 500);
+      }, 2_000);
+    },
+  });
+  const client = createClient({ url: `${srv.url}/production/current.efr`, pollIntervalMs: 600_000 });
+  try {
+    await client.ready();
+    await waitFor(() => lone && Date.now() - lone > 300, 10_000, 'the flood and the lone announcement');
+    const during = srv.gets().filter((e) => e.at >= flood.start && e.at <= flood.end + 20).length;
+    const rate = during / ((flood.end - flood.start) / 1000);
+    t.diagnostic(`${during} ruleset GETs during a ${flood.end - flood.start} ms flood (${rate.toFixed(1)}/s)`);
+    assert.ok(during >= 2, `${during} GETs: the announcements were acted on`);
+    assert.ok(rate <= 12, `${during} ruleset GETs in ${flood.end - flood.start} ms`);
+    const after = srv.gets().filter((e) => e.at >= lone);
+    assert.equal(after.length, 1, 'one GET for the lone announcement');
+    t.diagnostic(`the lone announcement fetched after ${after[0].at - lone} ms`);
+    assert.ok(after[0].at - lone < 100, `the lone announcement fetched after ${after[0].at - lone} ms`);
+  } finally {
+    client.close();
+    await srv.close();
+  }
+});

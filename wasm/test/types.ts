@@ -50,4 +50,4 @@ void [on, rate, name, all, version, environment, off, epoch, checksum, replaces,
 new FetchEventSource('http://127.0.0.1:9/e', { minReconnectMs: 1000, maxReconnectMs: 60_000, stableMs: 30_000, random: Math.random }).close();
 // @ts-expect-error a number, not a string
 new FetchEventSource('http://127.0.0.1:9/e', { minReconnectMs: '1s' });
-createClient({ url: '/production/current.efr', maxRulesetBytes: 1 << 20 });
+createClient({ url: '/production/current.efr', maxRulesetBytes: 1 << 20, minEventRefreshMs: 250 });
