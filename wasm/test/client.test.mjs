@@ -186,7 +186,7 @@ test('FetchEventSource closes a stream whose line never ends, and reconnects', a
   const srv = await startRawServer((req, res, entry) => {
     sse(res);
     if (entry.n > 1) { res.write(': fine\n\n'); return; } // the reconnection stays open
-    res.write('data: ');
+    res.write('retry: 0\ndata: '); // retry: 0 so the reconnection takes minReconnectMs
     pump(res, Buffer.alloc(64 << 10, 'x'), 20 * MiB, entry);
   });
   const es = new FetchEventSource(`${srv.url}/e`, { minReconnectMs: 50 });
@@ -210,6 +210,7 @@ test('FetchEventSource closes a stream of data lines that never ends an event, a
   const srv = await startRawServer((req, res, entry) => {
     sse(res);
     if (entry.n > 1) { res.write(': fine\n\n'); return; }
+    res.write('retry: 0\n');
     pump(res, Buffer.concat(Array(64).fill(line)), 20 * MiB, entry);
   });
   const es = new FetchEventSource(`${srv.url}/e`, { minReconnectMs: 50 });
