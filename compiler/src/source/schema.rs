@@ -273,7 +273,9 @@ const ENV_FIELDS: [&str; 6] = [
     "fallthrough",
 ];
 
-/// Whether `s` matches `[A-Za-z0-9][A-Za-z0-9._-]{0,max_rest}`.
+/// Whether `s` matches `[A-Za-z0-9][A-Za-z0-9._-]{0,max_rest}` (flag and segment
+/// keys; environment names follow
+/// [`edgeflag_evaluator::format::is_valid_environment`]).
 pub fn is_valid_name(s: &str, max_rest: usize) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
@@ -501,7 +503,7 @@ impl<'s, 'f> Reader<'s, 'f> {
         if let Some(envs) = envs {
             if let Some(list) = self.strings(envs, &|| "environments".to_owned()) {
                 for (i, e) in list.into_iter().enumerate() {
-                    if is_valid_name(&e.value, 63) {
+                    if edgeflag_evaluator::format::is_valid_environment(&e.value) {
                         out.environments.push(e);
                     } else {
                         let msg = format!(
