@@ -64,6 +64,16 @@ fn non_boolean_flag_needs_off_variation_and_fallthrough() {
 }
 
 #[test]
+fn hex_beyond_u64_is_a_number_not_a_string() {
+    // Before: `0x10000000000000000` (2^64) silently became the string
+    // "0x10000000000000000", so this compiled as a string flag.
+    one(
+        "flags:\n  a:\n    variations:\n      x: 0x10000000000000000\n      y: \"2\"\n    off_variation: x\n    fallthrough: x\n",
+        r#"flags.yaml:5:10: flag "a" variations.y: variation "y" is a string, but "x" is a number; all variations of a flag must have the same type"#,
+    );
+}
+
+#[test]
 fn mixed_variation_types() {
     one(
         "flags:\n  a:\n    variations:\n      x: 1\n      y: \"2\"\n    off_variation: x\n    fallthrough: x\n",
