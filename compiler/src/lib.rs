@@ -277,7 +277,9 @@ impl Checked {
 }
 
 /// Whether `name` is a valid environment name (`[A-Za-z0-9][A-Za-z0-9._-]{0,63}`),
-/// the same rule the compiler applies to `environments:`. Such a name is safe as
+/// the same rule the compiler applies to `environments:` and the ruleset reader
+/// and writer apply to the header: it is
+/// [`edgeflag_evaluator::format::is_valid_environment`]. Such a name is safe as
 /// one path segment in a directory, a bucket key and a URL.
 ///
 /// ```
@@ -285,5 +287,5 @@ impl Checked {
 /// assert!(!edgeflag_compiler::is_valid_environment("../prod"));
 /// ```
 pub fn is_valid_environment(name: &str) -> bool {
-    source::schema::is_valid_name(name, 63)
+    edgeflag_evaluator::format::is_valid_environment(name)
 }

@@ -64,6 +64,16 @@ fn non_boolean_flag_needs_off_variation_and_fallthrough() {
 }
 
 #[test]
+fn hex_beyond_u64_is_a_number_not_a_string() {
+    // Before: `0x10000000000000000` (2^64) silently became the string
+    // "0x10000000000000000", so this compiled as a string flag.
+    one(
+        "flags:\n  a:\n    variations:\n      x: 0x10000000000000000\n      y: \"2\"\n    off_variation: x\n    fallthrough: x\n",
+        r#"flags.yaml:5:10: flag "a" variations.y: variation "y" is a string, but "x" is a number; all variations of a flag must have the same type"#,
+    );
+}
+
+#[test]
 fn mixed_variation_types() {
     one(
         "flags:\n  a:\n    variations:\n      x: 1\n      y: \"2\"\n    off_variation: x\n    fallthrough: x\n",
@@ -105,6 +115,75 @@ fn negative_or_quoted_percentage() {
         [
             r#"flags.yaml:3:33: flag "a" fallthrough rollout.on: percentage -10 is not between 0 and 100"#,
             r#"flags.yaml:3:43: flag "a" fallthrough rollout.off: expected a percentage (number), found a string"#,
+        ]
+    );
+}
+
+/// Rules serving the given rollouts, one rule per rollout, for flag "a".
+fn rollout_rules(rollouts: &[&str]) -> String {
+    let mut src = "flags:\n  a:\n    rules:\n".to_owned();
+    for r in rollouts {
+        src.push_str(&format!(
+            "      - clauses: []\n        serve: {{rollout: {r}}}\n"
+        ));
+    }
+    src
+}
+
+#[test]
+fn percentages_with_huge_exponents_are_out_of_range() {
+    // Each would sum to 100 if the huge value wrapped to 0.001 or 0.
+    assert_eq!(
+        errors(&rollout_rules(&[
+            "{on: 1e9223372036854775807, off: 99.999}",
+            "{on: 100e9223372036854775807, off: 99.999}",
+            "{on: 1e99999999999999999999, off: 0}",
+            "{on: 0.000001e9223372036854775807, off: 0}",
+        ])),
+        [
+            r#"flags.yaml:5:31: flag "a" rule 1 serve rollout.on: percentage 1e9223372036854775807 is not between 0 and 100"#,
+            r#"flags.yaml:7:31: flag "a" rule 2 serve rollout.on: percentage 100e9223372036854775807 is not between 0 and 100"#,
+            r#"flags.yaml:9:31: flag "a" rule 3 serve rollout.on: percentage 1e99999999999999999999 is not between 0 and 100"#,
+            r#"flags.yaml:11:31: flag "a" rule 4 serve rollout.on: percentage 0.000001e9223372036854775807 is not between 0 and 100"#,
+        ]
+    );
+}
+
+#[test]
+fn percentages_with_huge_negative_exponents_have_too_many_decimals() {
+    // `1e-99999999999999999999` is a positive number, not 0.
+    assert_eq!(
+        errors(&rollout_rules(&[
+            "{on: 1e-99999999999999999999, off: 100}",
+            "{on: 1e-9223372036854775808, off: 100}",
+            "{on: 100.5e-9223372036854775807, off: 100}",
+        ])),
+        [
+            r#"flags.yaml:5:31: flag "a" rule 1 serve rollout.on: percentage 1e-99999999999999999999 has more than 3 decimals (the finest step is 0.001)"#,
+            r#"flags.yaml:7:31: flag "a" rule 2 serve rollout.on: percentage 1e-9223372036854775808 has more than 3 decimals (the finest step is 0.001)"#,
+            r#"flags.yaml:9:31: flag "a" rule 3 serve rollout.on: percentage 100.5e-9223372036854775807 has more than 3 decimals (the finest step is 0.001)"#,
+        ]
+    );
+}
+
+#[test]
+fn zero_with_any_exponent_is_zero() {
+    let src = rollout_rules(&[
+        "{on: 0e99999999999999999999, off: 100}",
+        "{on: 0.0e-9223372036854775808, off: 100}",
+    ]);
+    assert!(compile_sources(&[("flags.yaml".to_owned(), src)]).is_ok());
+}
+
+#[test]
+fn json_percentages_with_huge_exponents_are_refused() {
+    assert_eq!(
+        errors_in(
+            "flags.json",
+            r#"{"flags": {"a": {"fallthrough": {"rollout": {"on": 1e9223372036854775807, "off": 99.999}}}}}"#,
+        ),
+        [
+            r#"flags.json:1:52: flag "a" fallthrough rollout.on: percentage 1e9223372036854775807 is not between 0 and 100"#
         ]
     );
 }

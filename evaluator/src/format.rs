@@ -11,7 +11,8 @@
 //!     28    1 environment name length (1..=64)
 //!     29    1 signature algorithm (0 = unsigned; 1 = ed25519, reserved)
 //!     30    2 reserved, zero
-//!     32   64 environment name, UTF-8, zero padded
+//!     32   64 environment name, zero padded; a valid name
+//!             ([`is_valid_environment`]: `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`)
 //!     96    8 epoch, u64 LE: when the destination's version series began (Unix
 //!             ms); 0 for a ruleset that was compiled but never published
 //!    104    8 checksum: xxh3_64 (seed 0) of bytes 0..104 followed by the body
@@ -43,12 +44,46 @@ const EPOCH_AT: usize = 96;
 const CHECKSUM_AT: usize = 104;
 const SIGNATURE_AT: usize = 112;
 
+/// Whether `name` is a valid environment name: `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`,
+/// that is 1 to [`MAX_ENV_LEN`] ASCII bytes, starting with a letter or digit,
+/// then letters, digits, `.`, `_` and `-`.
+///
+/// This is the one definition of the rule: the compiler applies it to
+/// `environments:`, [`encode`] and [`read_header`] refuse any other name. Such a
+/// name is safe as one path segment in a directory, a bucket key and a URL
+/// segment: it has no `/` or `\`, is never `.` or `..` and never starts with `.`
+/// or `-`. Allocation-free.
+///
+/// ```
+/// use edgeflag_evaluator::format::is_valid_environment;
+/// assert!(is_valid_environment("eu-west.prod"));
+/// assert!(!is_valid_environment("../prod"));
+/// assert!(!is_valid_environment(".hidden"));
+/// assert!(!is_valid_environment(""));
+/// ```
+pub const fn is_valid_environment(name: &str) -> bool {
+    let b = name.as_bytes();
+    if b.is_empty() || b.len() > MAX_ENV_LEN || !b[0].is_ascii_alphanumeric() {
+        return false;
+    }
+    let mut i = 1;
+    while i < b.len() {
+        let c = b[i];
+        if !(c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || c == b'-') {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// The metadata carried by the header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     /// Format version of the container.
     pub format_version: u16,
-    /// Environment this ruleset is for.
+    /// Environment this ruleset is for; always a valid name
+    /// ([`is_valid_environment`]) in a header [`read_header`] returned.
     pub environment: String,
     /// Ruleset version: a counter within [`Header::epoch`]; higher is newer.
     pub version: u64,
@@ -115,7 +150,7 @@ pub enum DecodeError {
 /// Metadata for [`encode`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodeOptions<'a> {
-    /// Environment name (1 to 64 bytes).
+    /// Environment name: 1 to 64 bytes, a valid name ([`is_valid_environment`]).
     pub environment: &'a str,
     /// Ruleset version (a counter within the epoch).
     pub version: u64,
@@ -145,6 +180,10 @@ pub enum EncodeError {
     /// The environment name is empty or longer than 64 bytes.
     #[error("environment name must be 1 to {MAX_ENV_LEN} bytes, got {0}")]
     EnvironmentName(usize),
+    /// The environment name has the right length but is not a valid name
+    /// ([`is_valid_environment`]); it holds the name.
+    #[error("invalid environment name {0:?}: expected [A-Za-z0-9][A-Za-z0-9._-]{{0,63}}")]
+    InvalidEnvironmentName(String),
     /// The body is larger than [`MAX_BODY_LEN`].
     #[error("ruleset body of {0} bytes exceeds the {MAX_BODY_LEN}-byte limit")]
     TooLarge(usize),
@@ -168,6 +207,11 @@ pub fn encode(body: &Body, opts: &EncodeOptions<'_>) -> Result<Vec<u8>, EncodeEr
     let env = opts.environment.as_bytes();
     if env.is_empty() || env.len() > MAX_ENV_LEN {
         return Err(EncodeError::EnvironmentName(env.len()));
+    }
+    if !is_valid_environment(opts.environment) {
+        return Err(EncodeError::InvalidEnvironmentName(
+            opts.environment.to_owned(),
+        ));
     }
     let mut out = postcard::to_extend(body, vec![0u8; HEADER_LEN])
         .map_err(|e| EncodeError::Body(e.to_string()))?;
@@ -271,8 +315,14 @@ pub fn read_header(bytes: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
         return Err(DecodeError::BadHeader("environment name length"));
     }
     let environment = std::str::from_utf8(&bytes[32..32 + env_len])
-        .map_err(|_| DecodeError::BadHeader("environment name is not UTF-8"))?
-        .to_owned();
+        .map_err(|_| DecodeError::BadHeader("environment name is not UTF-8"))?;
+    // The name becomes a path segment, a bucket key and a URL segment downstream.
+    if !is_valid_environment(environment) {
+        return Err(DecodeError::BadHeader(
+            "environment name is not a valid name",
+        ));
+    }
+    let environment = environment.to_owned();
     if bytes[32 + env_len..EPOCH_AT].iter().any(|&b| b != 0) {
         return Err(DecodeError::BadHeader(
             "environment name padding is not zero",
@@ -327,4 +377,46 @@ pub fn decode_body(body: &[u8]) -> Result<Body, DecodeError> {
         )));
     }
     Ok(decoded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_environment_names() {
+        for ok in [
+            "a",
+            "0",
+            "prod",
+            "eu-west.prod",
+            "a_b-c.d",
+            "A9",
+            "a..b",
+            "x-",
+        ] {
+            assert!(is_valid_environment(ok), "{ok}");
+        }
+        assert!(is_valid_environment(&"a".repeat(MAX_ENV_LEN)));
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "a/b",
+            "a\\b",
+            ".hidden",
+            "-a",
+            "_a",
+            "a b",
+            "a:b",
+            "a%2f",
+            "caf\u{e9}",
+            "a\0",
+            "a\n",
+        ] {
+            assert!(!is_valid_environment(bad), "{bad:?}");
+        }
+        assert!(!is_valid_environment(&"a".repeat(MAX_ENV_LEN + 1)));
+    }
 }

@@ -122,6 +122,78 @@ fn nonzero_reserved_or_padding_bytes_are_refused() {
     }
 }
 
+/// `good()` with its environment name replaced by `name` (length byte, name and
+/// padding rewritten, checksum recomputed), so only the name check can refuse it.
+fn with_environment(name: &[u8]) -> Vec<u8> {
+    let mut bytes = good();
+    bytes[28] = name.len() as u8;
+    bytes[32..96].fill(0);
+    bytes[32..32 + name.len()].copy_from_slice(name);
+    resum(&mut bytes);
+    bytes
+}
+
+#[test]
+fn environment_names_that_are_not_valid_names_are_refused() {
+    // The environment becomes a path segment, a bucket key and a URL segment
+    // downstream: a header must not smuggle `../x` in.
+    for name in [
+        &b"../x"[..],
+        b"a/b",
+        b".hidden",
+        b"-lead",
+        b"pre prod",
+        b"a\\b",
+        b"caf\xc3\xa9",
+        b"nul\0x",
+    ] {
+        assert_eq!(
+            Ruleset::from_bytes(&with_environment(name)).unwrap_err(),
+            DecodeError::BadHeader("environment name is not a valid name"),
+            "{:?}",
+            String::from_utf8_lossy(name)
+        );
+    }
+    assert_eq!(
+        Ruleset::from_bytes(&with_environment(b"")).unwrap_err(),
+        DecodeError::BadHeader("environment name length")
+    );
+}
+
+#[test]
+fn environment_names_up_to_64_bytes_load() {
+    let name = format!("e{}", "x.-_9".repeat(13)).into_bytes();
+    let name = &name[..64];
+    let rs = Ruleset::from_bytes(&with_environment(name)).unwrap();
+    assert_eq!(rs.header().environment.as_bytes(), name);
+    let rs = Ruleset::from_bytes(&with_environment(b"0")).unwrap();
+    assert_eq!(rs.header().environment, "0");
+}
+
+#[test]
+fn encode_refuses_environment_names_that_are_not_valid_names() {
+    for name in ["../x", "a/b", ".hidden", "pre prod"] {
+        assert_eq!(
+            format::encode(&Body::default(), &format::EncodeOptions::unpublished(name)),
+            Err(format::EncodeError::InvalidEnvironmentName(name.to_owned())),
+        );
+    }
+    assert_eq!(
+        format::encode(&Body::default(), &format::EncodeOptions::unpublished("")),
+        Err(format::EncodeError::EnvironmentName(0)),
+    );
+    let long = "a".repeat(65);
+    assert_eq!(
+        format::encode(&Body::default(), &format::EncodeOptions::unpublished(&long)),
+        Err(format::EncodeError::EnvironmentName(65)),
+    );
+    assert!(format::encode(
+        &Body::default(),
+        &format::EncodeOptions::unpublished(&long[..64])
+    )
+    .is_ok());
+}
+
 #[test]
 fn non_canonical_varints_are_refused() {
     // The body starts with the string blob's length varint; pad it to two bytes

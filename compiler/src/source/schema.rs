@@ -273,7 +273,9 @@ const ENV_FIELDS: [&str; 6] = [
     "fallthrough",
 ];
 
-/// Whether `s` matches `[A-Za-z0-9][A-Za-z0-9._-]{0,max_rest}`.
+/// Whether `s` matches `[A-Za-z0-9][A-Za-z0-9._-]{0,max_rest}` (flag and segment
+/// keys; environment names follow
+/// [`edgeflag_evaluator::format::is_valid_environment`]).
 pub fn is_valid_name(s: &str, max_rest: usize) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
@@ -294,7 +296,7 @@ pub fn percent_thousandths(text: &str, value: f64) -> Result<u32, String> {
         _ => (false, text),
     };
     let (mantissa, exp) = match body.find(['e', 'E']) {
-        Some(i) => (&body[..i], body[i + 1..].parse::<i64>().ok()),
+        Some(i) => (&body[..i], exponent(&body[i + 1..])),
         None => (body, Some(0)),
     };
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
@@ -312,9 +314,11 @@ pub fn percent_thousandths(text: &str, value: f64) -> Result<u32, String> {
         }
         return Ok(value as u32 * 1000);
     }
-    let exp = exp.unwrap_or(0);
+    // i128: `frac.len()` and the clamped exponent are far below 2^100, so
+    // nothing below can overflow.
+    let exp = i128::from(exp.unwrap_or(0));
     let mut digits: String = int.chars().chain(frac.chars()).collect();
-    let mut scale = frac.len() as i64 - exp;
+    let mut scale = frac.len() as i128 - exp;
     while digits.ends_with('0') && digits.len() > 1 {
         digits.pop();
         scale -= 1;
@@ -332,7 +336,7 @@ pub fn percent_thousandths(text: &str, value: f64) -> Result<u32, String> {
         ));
     }
     let shift = 3 - scale;
-    if digits.len() as i64 + shift > 6 {
+    if digits.len() as i128 + shift > 6 {
         return Err(out_of_range());
     }
     let mut n: u32 = digits.parse().map_err(|_| out_of_range())?;
@@ -343,6 +347,34 @@ pub fn percent_thousandths(text: &str, value: f64) -> Result<u32, String> {
         return Err(out_of_range());
     }
     Ok(n)
+}
+
+/// Largest exponent magnitude [`exponent`] returns. Any literal with a larger
+/// exponent has the same outcome as with this one: its digits cannot fill the
+/// gap (a string this long does not fit in memory), so a non-zero mantissa is
+/// out of range (positive exponent) or has more than 3 decimals (negative).
+const EXPONENT_LIMIT: i64 = 1 << 62;
+
+/// The exponent of a decimal literal (`[+-]?[0-9]+`), clamped to
+/// ±[`EXPONENT_LIMIT`] instead of failing or wrapping when it does not fit;
+/// `None` when it is not digits.
+fn exponent(text: &str) -> Option<i64> {
+    let (neg, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for c in digits.bytes() {
+        n = n
+            .saturating_mul(10)
+            .saturating_add(i64::from(c - b'0'))
+            .min(EXPONENT_LIMIT);
+    }
+    Some(if neg { -n } else { n })
 }
 
 /// Formats thousandths of a percent as a decimal (`99500` → `99.5`).
@@ -501,7 +533,7 @@ impl<'s, 'f> Reader<'s, 'f> {
         if let Some(envs) = envs {
             if let Some(list) = self.strings(envs, &|| "environments".to_owned()) {
                 for (i, e) in list.into_iter().enumerate() {
-                    if is_valid_name(&e.value, 63) {
+                    if edgeflag_evaluator::format::is_valid_environment(&e.value) {
                         out.environments.push(e);
                     } else {
                         let msg = format!(
@@ -1001,6 +1033,22 @@ mod tests {
         assert!(p("100.001").is_err());
         assert!(p("-1").is_err());
         assert!(p("1e10").is_err());
+        // Exponents beyond i64 (or at its edges) neither wrap nor fall back to
+        // the float value (`1e-99999999999999999999` is not 0).
+        let too_fine = |s: &str| p(s).unwrap_err().contains("more than 3 decimals");
+        let too_big = |s: &str| p(s).unwrap_err().contains("not between 0 and 100");
+        assert!(too_fine("1e-99999999999999999999"));
+        assert!(too_fine("1e-9223372036854775808"));
+        assert!(too_fine("1.5e-9223372036854775807"));
+        assert!(too_big("1e9223372036854775807"));
+        assert!(too_big("100e9223372036854775807"));
+        assert!(too_big("1e99999999999999999999"));
+        assert!(too_big("0.000001e9223372036854775807"));
+        assert_eq!(p("0e99999999999999999999"), Ok(0));
+        assert_eq!(p("0.0e-9223372036854775808"), Ok(0));
+        assert_eq!(p("1000e-4"), Ok(100));
+        assert_eq!(p("0.0001e4"), Ok(1000));
+        assert_eq!(p("1e+2"), Ok(100_000));
         assert_eq!(percent_thousandths("0x10", 16.0), Ok(16_000));
         assert!(percent_thousandths(".inf", f64::INFINITY).is_err());
         assert_eq!(format_thousandths(99_500), "99.5");

@@ -115,19 +115,11 @@ fn resolve_non_string(s: &str) -> Option<Value> {
 
 fn resolve_number(s: &str) -> Option<Value> {
     let b = s.as_bytes();
-    if let Some(hex) = s.strip_prefix("0x") {
-        if !hex.is_empty() && hex.bytes().all(|c| c.is_ascii_hexdigit()) {
-            if let Ok(n) = u64::from_str_radix(hex, 16) {
-                return Some(number(s, n as f64));
-            }
-        }
+    if let Some(v) = s.strip_prefix("0x").and_then(|hex| radix_value(hex, 4)) {
+        return Some(number(s, v));
     }
-    if let Some(oct) = s.strip_prefix("0o") {
-        if !oct.is_empty() && oct.bytes().all(|c| (b'0'..=b'7').contains(&c)) {
-            if let Ok(n) = u64::from_str_radix(oct, 8) {
-                return Some(number(s, n as f64));
-            }
-        }
+    if let Some(v) = s.strip_prefix("0o").and_then(|oct| radix_value(oct, 3)) {
+        return Some(number(s, v));
     }
     if is_core_float(b) {
         if let Ok(v) = s.parse::<f64>() {
@@ -135,6 +127,39 @@ fn resolve_number(s: &str) -> Option<Value> {
         }
     }
     None
+}
+
+/// The value of the digits of a `0x` (`bits` = 4) or `0o` (`bits` = 3) integer,
+/// correctly rounded to the nearest double (infinite beyond `f64::MAX`), however
+/// many digits; `None` unless there are digits and all are valid. (Parsing into a
+/// `u64` instead turned anything above 2^64 into a string.)
+fn radix_value(digits: &str, bits: u32) -> Option<f64> {
+    let radix = 1 << bits;
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let digits = digits.trim_start_matches('0');
+    // The leading 16 hex or 21 octal digits fit a u64 exactly (at least 61
+    // significant bits); any non-zero digit after them sets the lowest bit, far
+    // below the 53-bit rounding position, so the u64 → f64 conversion (round to
+    // nearest, ties to even) rounds as the whole number would.
+    let (top, rest) = digits.split_at(digits.len().min((64 / bits) as usize));
+    let mut n = match top {
+        "" => 0,
+        _ => u64::from_str_radix(top, radix).ok()?,
+    };
+    if rest.bytes().any(|c| c != b'0') {
+        n |= 1;
+    }
+    let mut value = n as f64;
+    // Scaling by a power of two is exact until it overflows to infinity.
+    let mut shift = rest.len().saturating_mul(bits as usize);
+    while shift > 0 && value.is_finite() && value != 0.0 {
+        let k = shift.min(1000);
+        value *= f64::from_bits((1023 + k as u64) << 52);
+        shift -= k;
+    }
+    Some(value)
 }
 
 fn number(text: &str, value: f64) -> Value {
@@ -452,6 +477,36 @@ mod tests {
                 text: "0x1F".into()
             }
         );
+    }
+
+    #[test]
+    fn hex_and_octal_beyond_u64_stay_numbers() {
+        // The core schema makes `0x[0-9a-fA-F]+` and `0o[0-7]+` ints whatever
+        // their size: too large for u64 is a (rounded) number, never a string.
+        let value = |s: &str| match resolve_plain(s) {
+            Value::Number { value, .. } => value,
+            other => panic!("{s}: {other:?}"),
+        };
+        assert_eq!(value("0x10000000000000000"), 18446744073709551616.0);
+        assert_eq!(value("0x0000000000000000001F"), 31.0);
+        assert_eq!(value("0o2000000000000000000000"), 18446744073709551616.0);
+        assert_eq!(value("0xFFFFFFFFFFFFFFFFFF"), 4722366482869645213695.0);
+        // Correctly rounded: just above a halfway point rounds up; exactly on
+        // it rounds to even (down, then up).
+        assert_eq!(
+            value("0x20000000000001000000001"),
+            2f64.powi(89) + 2f64.powi(37)
+        );
+        assert_eq!(value("0x20000000000001000000000"), 2f64.powi(89));
+        assert_eq!(
+            value("0x20000000000003000000000"),
+            2f64.powi(89) + 2f64.powi(38)
+        );
+        assert_eq!(value(&format!("0x1{}", "0".repeat(256))), f64::INFINITY);
+        assert_eq!(value(&format!("0o1{}", "0".repeat(400))), f64::INFINITY);
+        assert_eq!(resolve_plain("0x").describe(), "a string");
+        assert_eq!(resolve_plain("0x1G").describe(), "a string");
+        assert_eq!(resolve_plain("0o8").describe(), "a string");
     }
 
     #[test]
