@@ -110,9 +110,11 @@ pub struct Status {
     /// When the origin last confirmed the held ruleset is current (a `304`, or a
     /// `200` that was accepted or was identical to the held one).
     pub checked_at: Option<SystemTime>,
-    /// The most recent error (a failed request or a refused ruleset), kept after
-    /// the client recovers; [`consecutive_failures`](Self::consecutive_failures)
-    /// tells whether it is current.
+    /// The most recent error (a failed request, a refused ruleset, or an event
+    /// stream dropped for what it sent: an oversized line or event, a forbidden
+    /// redirect), kept after the client recovers;
+    /// [`consecutive_failures`](Self::consecutive_failures) tells whether a failed
+    /// fetch is current (event-stream errors do not count as failed fetches).
     pub last_error: Option<String>,
     /// When [`last_error`](Self::last_error) happened.
     pub last_error_at: Option<SystemTime>,

@@ -166,9 +166,16 @@ impl Poller {
                 self.shared.status().push_connected = true;
                 false
             }
-            PushMsg::Disconnected(err) => {
+            PushMsg::Disconnected { reason, refused } => {
                 if self.push_connected {
-                    tracing::warn!(error = %err, "event stream lost; polling every {:?}", self.cfg.poll_interval);
+                    tracing::warn!(error = %reason, "event stream lost; polling every {:?}", self.cfg.poll_interval);
+                }
+                if refused {
+                    // Not a failed fetch (`consecutive_failures` is about those),
+                    // but worth seeing in the status.
+                    let mut st = self.shared.status();
+                    st.last_error = Some(reason);
+                    st.last_error_at = Some(SystemTime::now());
                 }
                 self.push_connected = false;
                 self.shared.status().push_connected = false;
@@ -497,7 +504,7 @@ async fn recv_push(push: &mut Option<PushTask>) -> Option<PushMsg> {
 }
 
 /// An error with its sources (`reqwest` puts the useful part in the chain).
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(inner) = src {

@@ -568,3 +568,29 @@ async fn close_and_drop_stop_the_background_task() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(origin.ruleset_requests().len(), n);
 }
+
+#[tokio::test]
+async fn an_event_that_never_ends_is_cut_off_and_the_stream_reopened() {
+    let origin = Origin::start(ruleset("production", 1, true)).await;
+    origin.set_link(true);
+    origin.set_sse(Sse::Flood);
+    let client = fast(&origin.url()).start().unwrap();
+    assert!(client.wait_for_version(1, Duration::from_secs(10)).await);
+    // The origin streams `data:` lines without a blank line: the client drops the
+    // stream soon after its event limit (64 KiB), and opens a new one.
+    eventually("two flooded streams ended", || origin.flooded().len() >= 2).await;
+    let cap = 64 * 1024 + 1024 * 1024;
+    let flooded = origin.flooded();
+    eprintln!("bytes written per flooded stream: {flooded:?}");
+    assert!(
+        flooded.iter().all(|&n| n < cap),
+        "the client read {flooded:?} bytes of one event"
+    );
+    let err = client.status().last_error.unwrap_or_default();
+    assert!(err.contains("event"), "last_error {err:?}");
+    // Meanwhile the client keeps evaluating and polling.
+    assert!(client.bool_value(FLAG, &ctx(), false));
+    origin.set_body(ruleset("production", 2, false));
+    assert!(client.wait_for_version(2, Duration::from_secs(10)).await);
+    assert!(!client.bool_value(FLAG, &ctx(), true));
+}
