@@ -64,6 +64,19 @@ pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// `edgeflag serve`, which sends one every 15 s).
 pub const DEFAULT_PUSH_IDLE_TIMEOUT: Duration = Duration::from_secs(45);
 
+/// Shortest time between two fetches prompted by the event stream (100 ms).
+///
+/// A stream announcing versions faster than that (a publishing loop, a buggy or
+/// hostile origin: one announced a version every millisecond) would otherwise make
+/// every client fetch `current.efr` once per announcement, hundreds of times a
+/// second. Announcements arriving within the spacing are coalesced into one fetch,
+/// made when the spacing is over, of whatever is newest then; at most one fetch is
+/// in flight. The first announcement after a quiet period fetches at once, so a
+/// single change (a kill switch) is not delayed, and in a burst the newest version
+/// arrives at most this much later. 100 ms is well under the 1 s propagation target
+/// of [`DEFAULT_POLL_INTERVAL`] and caps push-prompted fetches at 10 per second.
+pub const PUSH_FETCH_SPACING: Duration = Duration::from_millis(100);
+
 /// Longest wait a `Retry-After` header can impose (5 min); longer requests are
 /// capped so a misconfigured origin cannot silence a client for hours.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);

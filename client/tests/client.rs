@@ -3,7 +3,7 @@
 //! stalls, truncated and corrupt bodies, older or foreign rulesets, and being
 //! stopped and restarted on the same port.
 
-use edgeflag_client::{Client, ClientBuilder, ClientError, Source};
+use edgeflag_client::{Client, ClientBuilder, ClientError, Source, PUSH_FETCH_SPACING};
 use edgeflag_evaluator::model::Serve;
 use edgeflag_evaluator::Context;
 use edgeflag_testkit::origin::{etag_of, version_of, Mode, Origin, Sse, EVENTS_PATH, RULESET_PATH};
@@ -593,4 +593,44 @@ async fn an_event_that_never_ends_is_cut_off_and_the_stream_reopened() {
     origin.set_body(ruleset("production", 2, false));
     assert!(client.wait_for_version(2, Duration::from_secs(10)).await);
     assert!(!client.bool_value(FLAG, &ctx(), true));
+}
+
+#[tokio::test]
+async fn an_announcement_storm_is_coalesced_into_spaced_fetches() {
+    let spacing = PUSH_FETCH_SPACING;
+    let origin = Origin::start(ruleset("production", 1, true)).await;
+    origin.set_link(true);
+    origin.set_sse(Sse::On);
+    let client = Client::builder(origin.url())
+        .poll_interval(Duration::from_secs(60))
+        .start()
+        .unwrap();
+    assert!(client.wait_for_version(1, Duration::from_secs(10)).await);
+    eventually("push connected", || client.status().push_connected).await;
+
+    // A newer version announced every millisecond for 2 s.
+    let before = origin.ruleset_requests().len();
+    let start = std::time::Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    let mut version = 1;
+    while start.elapsed() < Duration::from_secs(2) && version < 3000 {
+        tick.tick().await;
+        version += 1;
+        origin.publish(ruleset("production", version, version % 2 == 0));
+    }
+    let window = start.elapsed();
+    let during = origin.ruleset_requests().len() - before;
+    assert!(
+        client
+            .wait_for_version(version, Duration::from_secs(5))
+            .await
+    );
+    assert_eq!(client.status().version, Some(version));
+    let allowed = (window.as_millis() / spacing.as_millis()) as usize + 3;
+    eprintln!(
+        "{} announcements in {window:?}: {during} ruleset requests ({:.0}/s), allowed {allowed}",
+        version - 1,
+        during as f64 / window.as_secs_f64()
+    );
+    assert!(during <= allowed, "{during} fetches in {window:?}");
 }
