@@ -3,10 +3,12 @@
 //! stalls, truncated and corrupt bodies, older or foreign rulesets, and being
 //! stopped and restarted on the same port.
 
-use edgeflag_client::{Client, ClientBuilder, ClientError, Source, PUSH_FETCH_SPACING};
+use edgeflag_client::{Client, ClientBuilder, ClientError, Redirects, Source, PUSH_FETCH_SPACING};
 use edgeflag_evaluator::model::Serve;
 use edgeflag_evaluator::Context;
-use edgeflag_testkit::origin::{etag_of, version_of, Mode, Origin, Sse, EVENTS_PATH, RULESET_PATH};
+use edgeflag_testkit::origin::{
+    etag_of, version_of, Mode, Origin, Sse, EVENTS_PATH, MOVED_PATH, RULESET_PATH,
+};
 use edgeflag_testkit::rulesets::Builder;
 use edgeflag_testkit::{dead_url, eventually, temp_path};
 use std::sync::{Arc, Mutex};
@@ -633,4 +635,65 @@ async fn an_announcement_storm_is_coalesced_into_spaced_fetches() {
         during as f64 / window.as_secs_f64()
     );
     assert!(during <= allowed, "{during} fetches in {window:?}");
+}
+
+#[tokio::test]
+async fn redirects_to_another_origin_are_refused_by_default() {
+    let origin = Origin::start(ruleset("production", 1, true)).await;
+    let other = Origin::start(ruleset("production", 9, false)).await;
+    let client = fast(&origin.url()).start().unwrap();
+    assert!(client.wait_for_version(1, Duration::from_secs(10)).await);
+
+    // Another port is another origin: refused, the ruleset held is kept.
+    origin.set_mode(Mode::Redirect(other.url()));
+    eventually("two refused redirects", || {
+        client.status().consecutive_failures >= 2
+    })
+    .await;
+    let err = client.status().last_error.unwrap_or_default();
+    eprintln!("last_error: {err}");
+    assert!(err.contains("redirect"), "last_error {err:?}");
+    assert_eq!(client.status().version, Some(1));
+    assert!(client.bool_value(FLAG, &ctx(), false));
+    assert!(other.requests().is_empty(), "{:?}", other.requests());
+
+    // A redirect within the origin is followed.
+    origin.set_body(ruleset("production", 2, false));
+    origin.set_mode(Mode::Redirect(MOVED_PATH.to_owned()));
+    assert!(client.wait_for_version(2, Duration::from_secs(10)).await);
+    assert!(origin.count(MOVED_PATH, 200) >= 1);
+    assert!(!client.bool_value(FLAG, &ctx(), true));
+}
+
+#[tokio::test]
+async fn redirects_none_and_any() {
+    let other = Origin::start(ruleset("production", 9, false)).await;
+
+    // Redirects::None: even a same-origin redirect is refused.
+    let origin = Origin::start(ruleset("production", 1, true)).await;
+    origin.set_mode(Mode::Redirect(MOVED_PATH.to_owned()));
+    let client = fast(&origin.url())
+        .redirects(Redirects::None)
+        .start()
+        .unwrap();
+    eventually("two refused redirects", || {
+        client.status().consecutive_failures >= 2
+    })
+    .await;
+    let err = client.status().last_error.unwrap_or_default();
+    assert!(err.contains("Redirects::None"), "last_error {err:?}");
+    assert!(client.ruleset().is_none());
+    assert_eq!(origin.count(MOVED_PATH, 200), 0);
+    drop(client);
+
+    // Redirects::Any: another origin is followed (plain http to plain http).
+    let origin = Origin::start(ruleset("production", 1, true)).await;
+    origin.set_mode(Mode::Redirect(other.url()));
+    let client = fast(&origin.url())
+        .redirects(Redirects::Any)
+        .start()
+        .unwrap();
+    assert!(client.wait_for_version(9, Duration::from_secs(10)).await);
+    assert!(!client.bool_value(FLAG, &ctx(), true));
+    assert!(other.count(RULESET_PATH, 200) >= 1);
 }
