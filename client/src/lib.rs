@@ -64,6 +64,19 @@ pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// `edgeflag serve`, which sends one every 15 s).
 pub const DEFAULT_PUSH_IDLE_TIMEOUT: Duration = Duration::from_secs(45);
 
+/// Shortest time between two fetches prompted by the event stream (100 ms).
+///
+/// A stream announcing versions faster than that (a publishing loop, a buggy or
+/// hostile origin: one announced a version every millisecond) would otherwise make
+/// every client fetch `current.efr` once per announcement, hundreds of times a
+/// second. Announcements arriving within the spacing are coalesced into one fetch,
+/// made when the spacing is over, of whatever is newest then; at most one fetch is
+/// in flight. The first announcement after a quiet period fetches at once, so a
+/// single change (a kill switch) is not delayed, and in a burst the newest version
+/// arrives at most this much later. 100 ms is well under the 1 s propagation target
+/// of [`DEFAULT_POLL_INTERVAL`] and caps push-prompted fetches at 10 per second.
+pub const PUSH_FETCH_SPACING: Duration = Duration::from_millis(100);
+
 /// Longest wait a `Retry-After` header can impose (5 min); longer requests are
 /// capped so a misconfigured origin cannot silence a client for hours.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -76,6 +89,80 @@ type Held = (Ruleset, Source);
 enum Bootstrap {
     Bytes(Vec<u8>),
     File(PathBuf),
+}
+
+/// Most redirects followed for one request (as reqwest's default policy).
+pub const MAX_REDIRECTS: usize = 10;
+
+/// Which HTTP redirects the client follows ([`ClientBuilder::redirects`]), for the
+/// ruleset and for the event stream alike.
+///
+/// A redirect the policy refuses fails that request: the client keeps its ruleset,
+/// [`Status::last_error`] names the redirect, and it retries with its backoff.
+/// Whatever the policy, the client never follows a redirect from `https` to `http`
+/// (a downgrade would let anyone on the path serve flags) and there is no opt-in:
+/// configure an `http://` URL if plain HTTP is meant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Redirects {
+    /// Follow none: every redirect is an error.
+    None,
+    /// Follow redirects to the origin (scheme, host and port) of the URL first
+    /// requested, at most [`MAX_REDIRECTS`] of them. The default: a path moved
+    /// within the origin is followed, a redirect to another host, port or scheme
+    /// (`http` to `https` included) is not.
+    #[default]
+    SameOrigin,
+    /// Follow redirects to any host, at most [`MAX_REDIRECTS`] of them, but never
+    /// from `https` to `http`.
+    Any,
+}
+
+impl Redirects {
+    /// Whether to follow a redirect to `next` after requesting `previous` (the
+    /// first URL requested first); the reason when not.
+    fn check(self, previous: &[Url], next: &Url) -> Result<(), String> {
+        let refuse = |why: String| Err(format!("redirect to {next} refused: {why}"));
+        let Some(first) = previous.first() else {
+            return Ok(());
+        };
+        if next.scheme() != "https" && previous.iter().any(|u| u.scheme() == "https") {
+            return refuse("a redirect from https to http is never followed".to_owned());
+        }
+        if previous.len() > MAX_REDIRECTS {
+            return refuse(format!("more than {MAX_REDIRECTS} redirects"));
+        }
+        match self {
+            Redirects::None => {
+                refuse("the client follows no redirects (Redirects::None)".to_owned())
+            }
+            Redirects::Any => Ok(()),
+            Redirects::SameOrigin => {
+                let same = first.scheme() == next.scheme()
+                    && first.host_str() == next.host_str()
+                    && first.port_or_known_default() == next.port_or_known_default();
+                if same {
+                    Ok(())
+                } else {
+                    refuse(format!(
+                        "{} is another origin than {} (Redirects::SameOrigin; Redirects::Any allows it)",
+                        next.origin().ascii_serialization(),
+                        first.origin().ascii_serialization()
+                    ))
+                }
+            }
+        }
+    }
+
+    /// The reqwest policy applying this one.
+    fn policy(self) -> reqwest::redirect::Policy {
+        reqwest::redirect::Policy::custom(move |attempt| {
+            match self.check(attempt.previous(), attempt.url()) {
+                Ok(()) => attempt.follow(),
+                Err(why) => attempt.error(why),
+            }
+        })
+    }
 }
 
 /// Where the ruleset a client holds came from.
@@ -110,9 +197,11 @@ pub struct Status {
     /// When the origin last confirmed the held ruleset is current (a `304`, or a
     /// `200` that was accepted or was identical to the held one).
     pub checked_at: Option<SystemTime>,
-    /// The most recent error (a failed request or a refused ruleset), kept after
-    /// the client recovers; [`consecutive_failures`](Self::consecutive_failures)
-    /// tells whether it is current.
+    /// The most recent error (a failed request, a refused ruleset, or an event
+    /// stream dropped for what it sent: an oversized line or event, a forbidden
+    /// redirect), kept after the client recovers;
+    /// [`consecutive_failures`](Self::consecutive_failures) tells whether a failed
+    /// fetch is current (event-stream errors do not count as failed fetches).
     pub last_error: Option<String>,
     /// When [`last_error`](Self::last_error) happened.
     pub last_error_at: Option<SystemTime>,
@@ -188,6 +277,7 @@ pub struct ClientBuilder {
     bootstrap: Option<Bootstrap>,
     cache_file: Option<PathBuf>,
     push: bool,
+    redirects: Redirects,
     callbacks: Vec<Callback>,
 }
 
@@ -204,6 +294,7 @@ impl fmt::Debug for ClientBuilder {
             .field("bootstrap", &self.bootstrap.is_some())
             .field("cache_file", &self.cache_file)
             .field("push", &self.push)
+            .field("redirects", &self.redirects)
             .field("on_change", &self.callbacks.len())
             .finish()
     }
@@ -290,6 +381,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Which redirects to follow, for the ruleset and the event stream (default
+    /// [`Redirects::SameOrigin`]; never from `https` to `http`).
+    pub fn redirects(mut self, redirects: Redirects) -> Self {
+        self.redirects = redirects;
+        self
+    }
+
     /// Registers a callback run on the background task after each ruleset swapped
     /// in from the origin, with the new ruleset (not for the bootstrap or cached
     /// ruleset loaded by [`start`](Self::start)). Call several times to register
@@ -313,6 +411,7 @@ impl ClientBuilder {
         let http = reqwest::Client::builder()
             .connect_timeout(self.timeout)
             .user_agent(concat!("edgeflag-client/", env!("CARGO_PKG_VERSION")))
+            .redirect(self.redirects.policy())
             .build()
             .map_err(ClientError::Http)?;
         let (initial, environment) = self.initial_ruleset()?;
@@ -556,6 +655,7 @@ impl Client {
             bootstrap: None,
             cache_file: None,
             push: true,
+            redirects: Redirects::default(),
             callbacks: Vec::new(),
         }
     }
@@ -640,5 +740,56 @@ impl Client {
         let mut st = self.shared().status();
         st.closed = true;
         st.push_connected = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn urls(list: &[&str]) -> Vec<Url> {
+        list.iter().map(|u| Url::parse(u).unwrap()).collect()
+    }
+
+    #[test]
+    fn redirect_policies() {
+        let http = urls(&["http://h:8080/production/current.efr"]);
+        let https = urls(&["https://h/production/current.efr"]);
+        let to = |u: &str| Url::parse(u).unwrap();
+        let same = to("http://h:8080/moved/current.efr");
+        let other_port = to("http://h:9090/production/current.efr");
+        let other_host = to("https://evil.example/production/current.efr");
+
+        assert!(Redirects::SameOrigin.check(&http, &same).is_ok());
+        let err = Redirects::SameOrigin.check(&http, &other_port).unwrap_err();
+        assert!(
+            err.contains("another origin") && err.contains("h:9090"),
+            "{err}"
+        );
+        assert!(Redirects::SameOrigin.check(&https, &other_host).is_err());
+        // http to https on the same host is another origin too.
+        assert!(Redirects::SameOrigin
+            .check(&http, &to("https://h:8080/x"))
+            .is_err());
+        assert!(Redirects::SameOrigin
+            .check(&https, &to("https://h:443/x"))
+            .is_ok());
+
+        assert!(Redirects::None.check(&http, &same).is_err());
+
+        assert!(Redirects::Any.check(&http, &other_port).is_ok());
+        assert!(Redirects::Any.check(&https, &other_host).is_ok());
+        // Never https to http, with any policy, also later in a chain.
+        for policy in [Redirects::SameOrigin, Redirects::Any] {
+            let err = policy.check(&https, &to("http://h/production/current.efr"));
+            assert!(err.is_err_and(|e| e.contains("https to http")));
+            let chain = urls(&["http://a/x", "https://b/y"]);
+            assert!(policy.check(&chain, &to("http://a/x")).is_err());
+        }
+        let long: Vec<Url> = (0..=MAX_REDIRECTS)
+            .map(|i| to(&format!("http://h:8080/{i}")))
+            .collect();
+        assert!(Redirects::Any.check(&long, &same).is_err());
+        assert!(Redirects::Any.check(&long[..MAX_REDIRECTS], &same).is_ok());
     }
 }

@@ -4,7 +4,7 @@
 
 use super::error::FetchError;
 use super::push::{self, PushConfig, PushMsg};
-use super::{cache, OriginBehind, Shared, Source, MAX_RETRY_AFTER};
+use super::{cache, OriginBehind, Shared, Source, MAX_RETRY_AFTER, PUSH_FETCH_SPACING};
 use edgeflag_evaluator::accept::{Policy, Position, Refusal, Verdict};
 use edgeflag_evaluator::format::{HEADER_LEN, MAX_BODY_LEN};
 use edgeflag_evaluator::Ruleset;
@@ -94,6 +94,11 @@ pub(crate) struct Poller {
     push_connected: bool,
     /// Newest position announced by the event stream.
     announced: Option<Position>,
+    /// An announcement asks for a fetch not made yet (deferred by
+    /// [`PUSH_FETCH_SPACING`] or `Retry-After`).
+    push_pending: bool,
+    /// When the last fetch prompted by an announcement started.
+    last_push_fetch: Option<Instant>,
 }
 
 impl Poller {
@@ -114,6 +119,8 @@ impl Poller {
             push: None,
             push_connected: false,
             announced: None,
+            push_pending: false,
+            last_push_fetch: None,
         }
     }
 
@@ -153,6 +160,12 @@ impl Poller {
                 }
                 self.not_before = None;
             }
+            if self.push_pending {
+                // This fetch serves every announcement received so far.
+                self.push_pending = false;
+                self.last_push_fetch = Some(Instant::now());
+            }
+            // The only request in flight: announcements wait in the channel meanwhile.
             let result = self.poll_once().await;
             next = Instant::now() + self.delay_after(result);
         }
@@ -166,9 +179,16 @@ impl Poller {
                 self.shared.status().push_connected = true;
                 false
             }
-            PushMsg::Disconnected(err) => {
+            PushMsg::Disconnected { reason, refused } => {
                 if self.push_connected {
-                    tracing::warn!(error = %err, "event stream lost; polling every {:?}", self.cfg.poll_interval);
+                    tracing::warn!(error = %reason, "event stream lost; polling every {:?}", self.cfg.poll_interval);
+                }
+                if refused {
+                    // Not a failed fetch (`consecutive_failures` is about those),
+                    // but worth seeing in the status.
+                    let mut st = self.shared.status();
+                    st.last_error = Some(reason);
+                    st.last_error_at = Some(SystemTime::now());
                 }
                 self.push_connected = false;
                 self.shared.status().push_connected = false;
@@ -187,10 +207,21 @@ impl Poller {
                 }
                 self.announced = Some(self.announced.map_or(position, |a| a.max(position)));
                 let newer = self.held_position().is_none_or(|h| position > h);
-                if newer {
-                    tracing::debug!(%position, "event stream announced a newer version; fetching");
+                if !newer {
+                    return false;
                 }
-                newer
+                self.push_pending = true;
+                if let Some(last) = self.last_push_fetch {
+                    let at = last + PUSH_FETCH_SPACING;
+                    if Instant::now() < at {
+                        // Coalesced: one fetch when the spacing is over gets the newest.
+                        tracing::trace!(%position, "event stream announced a newer version; fetching soon");
+                        *next = (*next).min(at);
+                        return false;
+                    }
+                }
+                tracing::debug!(%position, "event stream announced a newer version; fetching");
+                true
             }
         }
     }
@@ -497,7 +528,7 @@ async fn recv_push(push: &mut Option<PushTask>) -> Option<PushMsg> {
 }
 
 /// An error with its sources (`reqwest` puts the useful part in the chain).
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(inner) = src {

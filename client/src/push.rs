@@ -3,7 +3,7 @@
 //! tells the poll loop about announced versions; the poll loop decides whether to
 //! fetch. The task reconnects by itself, with backoff, until it is aborted.
 
-use super::poll::backoff;
+use super::poll::{backoff, error_chain};
 use edgeflag_evaluator::accept::Position;
 use reqwest::header::{HeaderMap, ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LINK};
 use reqwest::Url;
@@ -12,6 +12,13 @@ use tokio::sync::mpsc;
 
 /// Longest line accepted from the event stream; a longer one ends the connection.
 const MAX_LINE: usize = 64 * 1024;
+
+/// Largest event accepted from the event stream: its `event:` name and all its
+/// `data:` lines together. A larger one ends the connection (the task reconnects
+/// with its backoff). An announcement is about a hundred bytes; without this
+/// bound, `data:` lines that are never followed by a blank line grow without end.
+/// With [`MAX_LINE`] it bounds what a parser holds to about 128 KiB.
+const MAX_EVENT: usize = 64 * 1024;
 
 /// What the push task reports to the poll loop.
 #[derive(Debug)]
@@ -25,7 +32,35 @@ pub(crate) enum PushMsg {
         position: Position,
     },
     /// The stream ended or could not be opened; the task retries after a backoff.
-    Disconnected(String),
+    Disconnected {
+        /// Why.
+        reason: String,
+        /// The client refused what the origin sent (an oversized line or event,
+        /// a redirect the policy forbids), rather than losing the connection.
+        refused: bool,
+    },
+}
+
+/// Why one connection ended.
+struct Ended {
+    reason: String,
+    refused: bool,
+}
+
+impl Ended {
+    fn lost(reason: impl Into<String>) -> Ended {
+        Ended {
+            reason: reason.into(),
+            refused: false,
+        }
+    }
+
+    fn refused(reason: impl Into<String>) -> Ended {
+        Ended {
+            reason: reason.into(),
+            refused: true,
+        }
+    }
 }
 
 /// Settings of the push task.
@@ -119,7 +154,7 @@ impl SseParser {
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
-                self.line_done(&line, &mut out);
+                self.line_done(&line, &mut out)?;
             } else {
                 if self.line.len() >= MAX_LINE {
                     return Err(format!("event stream line longer than {MAX_LINE} bytes"));
@@ -130,7 +165,7 @@ impl SseParser {
         Ok(out)
     }
 
-    fn line_done(&mut self, line: &[u8], out: &mut Vec<SseEvent>) {
+    fn line_done(&mut self, line: &[u8], out: &mut Vec<SseEvent>) -> Result<(), String> {
         if line.is_empty() {
             if self.has_data {
                 let event = std::mem::take(&mut self.event);
@@ -146,16 +181,26 @@ impl SseParser {
             self.event.clear();
             self.data.clear();
             self.has_data = false;
-            return;
+            return Ok(());
         }
         if line[0] == b':' {
-            return; // comment (keep-alive)
+            return Ok(()); // comment (keep-alive)
         }
         let line = String::from_utf8_lossy(line);
         let (field, value) = match line.split_once(':') {
             Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
             None => (&*line, ""),
         };
+        let grown = match field {
+            "event" => self.data.len() + value.len(),
+            "data" => self.event.len() + self.data.len() + 1 + value.len(),
+            _ => 0,
+        };
+        if grown > MAX_EVENT {
+            return Err(format!(
+                "event stream event larger than {MAX_EVENT} bytes (no blank line ends it)"
+            ));
+        }
         match field {
             "event" => self.event = value.to_owned(),
             "data" => {
@@ -167,6 +212,7 @@ impl SseParser {
             }
             _ => {} // id, retry and unknown fields: not used
         }
+        Ok(())
     }
 }
 
@@ -205,14 +251,24 @@ pub(crate) async fn run(
     let mut failures = 0u32;
     loop {
         let mut connected = false;
-        let err = stream_once(&http, &url, &cfg, &tx, &mut connected).await;
-        let Some(err) = err else { return }; // receiver gone
+        let ended = stream_once(&http, &url, &cfg, &tx, &mut connected).await;
+        let Some(Ended { reason, refused }) = ended else {
+            return; // receiver gone
+        };
         if connected {
             failures = 0;
         }
         failures = failures.saturating_add(1);
-        tracing::debug!(url = %url, error = %err, "event stream closed");
-        if tx.send(PushMsg::Disconnected(err)).await.is_err() {
+        if refused {
+            tracing::warn!(url = %url, error = %reason, "event stream refused; reconnecting after a backoff");
+        } else {
+            tracing::debug!(url = %url, error = %reason, "event stream closed");
+        }
+        if tx
+            .send(PushMsg::Disconnected { reason, refused })
+            .await
+            .is_err()
+        {
             return;
         }
         tokio::time::sleep(backoff(cfg.base_backoff, cfg.max_backoff, failures)).await;
@@ -226,18 +282,32 @@ async fn stream_once(
     cfg: &PushConfig,
     tx: &mpsc::Sender<PushMsg>,
     connected: &mut bool,
-) -> Option<String> {
+) -> Option<Ended> {
     let req = http
         .get(url.clone())
         .header(ACCEPT, "text/event-stream")
         .header(CACHE_CONTROL, "no-cache");
     let mut resp = match tokio::time::timeout(cfg.connect_timeout, req.send()).await {
-        Err(_) => return Some(format!("no response within {:?}", cfg.connect_timeout)),
-        Ok(Err(e)) => return Some(format!("request failed: {e}")),
+        Err(_) => {
+            return Some(Ended::lost(format!(
+                "no response within {:?}",
+                cfg.connect_timeout
+            )))
+        }
+        Ok(Err(e)) if e.is_redirect() => {
+            return Some(Ended::refused(format!(
+                "event stream request failed: {}",
+                error_chain(&e)
+            )))
+        }
+        Ok(Err(e)) => return Some(Ended::lost(format!("request failed: {}", error_chain(&e)))),
         Ok(Ok(r)) => r,
     };
     if !resp.status().is_success() {
-        return Some(format!("origin answered {}", resp.status().as_u16()));
+        return Some(Ended::lost(format!(
+            "origin answered {}",
+            resp.status().as_u16()
+        )));
     }
     let is_sse = resp
         .headers()
@@ -245,7 +315,7 @@ async fn stream_once(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
     if !is_sse {
-        return Some("response is not text/event-stream".to_owned());
+        return Some(Ended::lost("response is not text/event-stream"));
     }
     *connected = true;
     tracing::info!(url = %url, "event stream connected");
@@ -253,14 +323,19 @@ async fn stream_once(
     let mut parser = SseParser::default();
     loop {
         let chunk = match tokio::time::timeout(cfg.idle_timeout, resp.chunk()).await {
-            Err(_) => return Some(format!("event stream silent for {:?}", cfg.idle_timeout)),
-            Ok(Err(e)) => return Some(format!("event stream failed: {e}")),
-            Ok(Ok(None)) => return Some("event stream ended".to_owned()),
+            Err(_) => {
+                return Some(Ended::lost(format!(
+                    "event stream silent for {:?}",
+                    cfg.idle_timeout
+                )))
+            }
+            Ok(Err(e)) => return Some(Ended::lost(format!("event stream failed: {e}"))),
+            Ok(Ok(None)) => return Some(Ended::lost("event stream ended")),
             Ok(Ok(Some(c))) => c,
         };
         let events = match parser.feed(&chunk) {
             Ok(e) => e,
-            Err(e) => return Some(e),
+            Err(e) => return Some(Ended::refused(e)),
         };
         for ev in events {
             if let Some((env, position)) = announcement(&ev) {
@@ -311,6 +386,38 @@ mod tests {
     fn overlong_lines_are_refused() {
         let mut p = SseParser::default();
         assert!(p.feed(&vec![b'x'; MAX_LINE + 1]).is_err());
+    }
+
+    #[test]
+    fn events_larger_than_the_limit_are_refused() {
+        let mut p = SseParser::default();
+        let line = format!("data: {}\n", "x".repeat(1000));
+        let mut fed = 0;
+        let err = loop {
+            match p.feed(line.as_bytes()) {
+                Ok(evs) => assert!(evs.is_empty()),
+                Err(e) => break e,
+            }
+            fed += line.len();
+            assert!(fed <= MAX_EVENT + 2 * line.len(), "accepted {fed} bytes");
+        };
+        assert!(err.contains("larger than"), "{err}");
+        assert!(fed >= MAX_EVENT - 2 * line.len());
+        // An event of exactly the limit (two lines joined by a newline) is dispatched.
+        let mut p = SseParser::default();
+        let (a, b) = ("y".repeat(32_000), "z".repeat(MAX_EVENT - 32_001));
+        let evs = p.feed(format!("data: {a}\ndata: {b}\n\n").as_bytes());
+        assert!(
+            matches!(evs.as_deref(), Ok([ev]) if ev.data.len() == MAX_EVENT),
+            "{:?}",
+            evs.map(|e| e.len())
+        );
+        // So is one after many small events (the limit is per event).
+        let mut p = SseParser::default();
+        for _ in 0..200 {
+            assert_eq!(p.feed(line.as_bytes()).map(|e| e.len()), Ok(0));
+            assert_eq!(p.feed(b"\n").map(|e| e.len()), Ok(1));
+        }
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //! stalls, truncated and corrupt bodies, older or foreign rulesets, and being
 //! stopped and restarted on the same port.
 
-use edgeflag_client::{Client, ClientBuilder, ClientError, Source};
+use edgeflag_client::{Client, ClientBuilder, ClientError, Redirects, Source, PUSH_FETCH_SPACING};
 use edgeflag_evaluator::model::Serve;
 use edgeflag_evaluator::Context;
-use edgeflag_testkit::origin::{etag_of, version_of, Mode, Origin, Sse, EVENTS_PATH, RULESET_PATH};
+use edgeflag_testkit::origin::{
+    etag_of, version_of, Mode, Origin, Sse, EVENTS_PATH, MOVED_PATH, RULESET_PATH,
+};
 use edgeflag_testkit::rulesets::Builder;
 use edgeflag_testkit::{dead_url, eventually, temp_path};
 use std::sync::{Arc, Mutex};
@@ -567,4 +569,131 @@ async fn close_and_drop_stop_the_background_task() {
     let n = origin.ruleset_requests().len();
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(origin.ruleset_requests().len(), n);
+}
+
+#[tokio::test]
+async fn an_event_that_never_ends_is_cut_off_and_the_stream_reopened() {
+    let origin = Origin::start(ruleset("production", 1, true)).await;
+    origin.set_link(true);
+    origin.set_sse(Sse::Flood);
+    let client = fast(&origin.url()).start().unwrap();
+    assert!(client.wait_for_version(1, Duration::from_secs(10)).await);
+    // The origin streams `data:` lines without a blank line: the client drops the
+    // stream soon after its event limit (64 KiB), and opens a new one.
+    eventually("two flooded streams ended", || origin.flooded().len() >= 2).await;
+    let cap = 64 * 1024 + 1024 * 1024;
+    let flooded = origin.flooded();
+    eprintln!("bytes written per flooded stream: {flooded:?}");
+    assert!(
+        flooded.iter().all(|&n| n < cap),
+        "the client read {flooded:?} bytes of one event"
+    );
+    let err = client.status().last_error.unwrap_or_default();
+    assert!(err.contains("event"), "last_error {err:?}");
+    // Meanwhile the client keeps evaluating and polling.
+    assert!(client.bool_value(FLAG, &ctx(), false));
+    origin.set_body(ruleset("production", 2, false));
+    assert!(client.wait_for_version(2, Duration::from_secs(10)).await);
+    assert!(!client.bool_value(FLAG, &ctx(), true));
+}
+
+#[tokio::test]
+async fn an_announcement_storm_is_coalesced_into_spaced_fetches() {
+    let spacing = PUSH_FETCH_SPACING;
+    let origin = Origin::start(ruleset("production", 1, true)).await;
+    origin.set_link(true);
+    origin.set_sse(Sse::On);
+    let client = Client::builder(origin.url())
+        .poll_interval(Duration::from_secs(60))
+        .start()
+        .unwrap();
+    assert!(client.wait_for_version(1, Duration::from_secs(10)).await);
+    eventually("push connected", || client.status().push_connected).await;
+
+    // A newer version announced every millisecond for 2 s.
+    let before = origin.ruleset_requests().len();
+    let start = std::time::Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    let mut version = 1;
+    while start.elapsed() < Duration::from_secs(2) && version < 3000 {
+        tick.tick().await;
+        version += 1;
+        origin.publish(ruleset("production", version, version % 2 == 0));
+    }
+    let window = start.elapsed();
+    let during = origin.ruleset_requests().len() - before;
+    assert!(
+        client
+            .wait_for_version(version, Duration::from_secs(5))
+            .await
+    );
+    assert_eq!(client.status().version, Some(version));
+    let allowed = (window.as_millis() / spacing.as_millis()) as usize + 3;
+    eprintln!(
+        "{} announcements in {window:?}: {during} ruleset requests ({:.0}/s), allowed {allowed}",
+        version - 1,
+        during as f64 / window.as_secs_f64()
+    );
+    assert!(during <= allowed, "{during} fetches in {window:?}");
+}
+
+#[tokio::test]
+async fn redirects_to_another_origin_are_refused_by_default() {
+    let origin = Origin::start(ruleset("production", 1, true)).await;
+    let other = Origin::start(ruleset("production", 9, false)).await;
+    let client = fast(&origin.url()).start().unwrap();
+    assert!(client.wait_for_version(1, Duration::from_secs(10)).await);
+
+    // Another port is another origin: refused, the ruleset held is kept.
+    origin.set_mode(Mode::Redirect(other.url()));
+    eventually("two refused redirects", || {
+        client.status().consecutive_failures >= 2
+    })
+    .await;
+    let err = client.status().last_error.unwrap_or_default();
+    eprintln!("last_error: {err}");
+    assert!(err.contains("redirect"), "last_error {err:?}");
+    assert_eq!(client.status().version, Some(1));
+    assert!(client.bool_value(FLAG, &ctx(), false));
+    assert!(other.requests().is_empty(), "{:?}", other.requests());
+
+    // A redirect within the origin is followed.
+    origin.set_body(ruleset("production", 2, false));
+    origin.set_mode(Mode::Redirect(MOVED_PATH.to_owned()));
+    assert!(client.wait_for_version(2, Duration::from_secs(10)).await);
+    assert!(origin.count(MOVED_PATH, 200) >= 1);
+    assert!(!client.bool_value(FLAG, &ctx(), true));
+}
+
+#[tokio::test]
+async fn redirects_none_and_any() {
+    let other = Origin::start(ruleset("production", 9, false)).await;
+
+    // Redirects::None: even a same-origin redirect is refused.
+    let origin = Origin::start(ruleset("production", 1, true)).await;
+    origin.set_mode(Mode::Redirect(MOVED_PATH.to_owned()));
+    let client = fast(&origin.url())
+        .redirects(Redirects::None)
+        .start()
+        .unwrap();
+    eventually("two refused redirects", || {
+        client.status().consecutive_failures >= 2
+    })
+    .await;
+    let err = client.status().last_error.unwrap_or_default();
+    assert!(err.contains("Redirects::None"), "last_error {err:?}");
+    assert!(client.ruleset().is_none());
+    assert_eq!(origin.count(MOVED_PATH, 200), 0);
+    drop(client);
+
+    // Redirects::Any: another origin is followed (plain http to plain http).
+    let origin = Origin::start(ruleset("production", 1, true)).await;
+    origin.set_mode(Mode::Redirect(other.url()));
+    let client = fast(&origin.url())
+        .redirects(Redirects::Any)
+        .start()
+        .unwrap();
+    assert!(client.wait_for_version(9, Duration::from_secs(10)).await);
+    assert!(!client.bool_value(FLAG, &ctx(), true));
+    assert!(other.count(RULESET_PATH, 200) >= 1);
 }

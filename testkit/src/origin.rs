@@ -18,6 +18,10 @@ use tokio::task::AbortHandle;
 pub const RULESET_PATH: &str = "/production/current.efr";
 /// The path of its event stream.
 pub const EVENTS_PATH: &str = "/production/events";
+/// A second path that always serves the ruleset (a same-origin redirect target).
+pub const MOVED_PATH: &str = "/production/moved/current.efr";
+/// Most bytes one [`Sse::Flood`] stream writes before giving up by itself.
+pub const FLOOD_LIMIT: u64 = 50 * 1024 * 1024;
 
 // ---------------------------------------------------------------------------
 // The test origin
@@ -34,6 +38,8 @@ pub enum Mode {
     Stall,
     /// `200` with the full Content-Length but only half the body, then closes.
     Truncate,
+    /// `302 Found` with this `Location` (absolute or relative).
+    Redirect(String),
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +59,10 @@ pub enum Sse {
     On,
     /// Headers, then silence (no keep-alives): a dead stream.
     Silent,
+    /// Headers, then `data: xxx…` lines (1 KiB each) and never a blank line, up to
+    /// [`FLOOD_LIMIT`] bytes or until the client closes the connection. The bytes
+    /// each such stream managed to write are pushed to [`State::flooded`].
+    Flood,
 }
 
 pub struct State {
@@ -65,6 +75,8 @@ pub struct State {
     pub sse: Sse,
     pub requests: Vec<Request>,
     pub subscribers: Vec<mpsc::UnboundedSender<String>>,
+    /// Bytes written by each finished [`Sse::Flood`] stream, in order.
+    pub flooded: Vec<u64>,
     /// Accept loop and connection tasks, aborted by `stop`.
     pub tasks: Vec<AbortHandle>,
 }
@@ -106,6 +118,7 @@ impl Origin {
             sse: Sse::Off,
             requests: Vec::new(),
             subscribers: Vec::new(),
+            flooded: Vec::new(),
             tasks: Vec::new(),
         }));
         let origin = Origin { addr, state };
@@ -209,6 +222,11 @@ impl Origin {
             .collect()
     }
 
+    /// Bytes written by each finished [`Sse::Flood`] stream.
+    pub fn flooded(&self) -> Vec<u64> {
+        self.state.lock().unwrap().flooded.clone()
+    }
+
     pub fn count(&self, path: &str, status: u16) -> usize {
         self.requests()
             .iter()
@@ -287,6 +305,11 @@ pub async fn handle(mut sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::R
             tokio::time::sleep(Duration::from_secs(3600)).await;
             return Ok(());
         }
+        if sse == Sse::Flood {
+            let written = flood(&mut sock).await;
+            state.lock().unwrap().flooded.push(written);
+            return Ok(());
+        }
         let (tx, mut rx) = mpsc::unbounded_channel();
         state.lock().unwrap().subscribers.push(tx);
         sock.write_all(b": hello\n\n").await?;
@@ -298,7 +321,7 @@ pub async fn handle(mut sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::R
         return sock.shutdown().await;
     }
 
-    if path != RULESET_PATH {
+    if path != RULESET_PATH && path != MOVED_PATH {
         record(404);
         sock.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
             .await?;
@@ -307,7 +330,11 @@ pub async fn handle(mut sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::R
 
     let (mode, body, etag, link) = {
         let mut st = state.lock().unwrap();
-        let mode = st.queue.pop_front().unwrap_or_else(|| st.mode.clone());
+        let mode = if path == MOVED_PATH {
+            Mode::Serve
+        } else {
+            st.queue.pop_front().unwrap_or_else(|| st.mode.clone())
+        };
         (mode, st.body.clone(), st.etag.clone(), st.link)
     };
     let link = if link {
@@ -358,6 +385,34 @@ pub async fn handle(mut sock: TcpStream, state: Arc<Mutex<State>>) -> std::io::R
             sock.write_all(&body[..body.len() / 2]).await?;
             sock.flush().await?;
         }
+        Mode::Redirect(location) => {
+            record(302);
+            let head = format!(
+                "HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            sock.write_all(head.as_bytes()).await?;
+        }
     }
     sock.shutdown().await
+}
+
+/// Writes `data:` lines without ever ending the event, until [`FLOOD_LIMIT`] or a
+/// write fails (the client closed). Paced (a 1 ms pause every 64 KiB, so at most
+/// about 64 MB/s) so that socket buffers hold little of what counts as written.
+async fn flood(sock: &mut TcpStream) -> u64 {
+    let mut line = b"data: ".to_vec();
+    line.resize(1023, b'x');
+    line.push(b'\n');
+    let mut written = 0u64;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while written < FLOOD_LIMIT && Instant::now() < deadline {
+        if sock.write_all(&line).await.is_err() {
+            break;
+        }
+        written += line.len() as u64;
+        if written % (64 * 1024) == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    written
 }
