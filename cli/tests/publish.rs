@@ -237,3 +237,22 @@ fn racing_publishers_each_get_their_own_version() {
         assert!(audit.is_file(), "audit record for v{v}");
     }
 }
+
+#[test]
+fn a_closed_stdout_does_not_stop_the_publish() {
+    let (src, dest) = project("publish-closed-stdout", true, 0.1);
+    // `edgeflag publish … | head -0`: the reader is gone before the first line.
+    let mut child = support::command(&["publish", s(&src), "--to", s(&dest)], &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn edgeflag");
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("edgeflag ran");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{:?}: {err}", o.status);
+    assert!(!err.contains("panicked"), "{err}");
+    for env in ["staging", "production"] {
+        assert_eq!(current(&dest, env).header().version, 1, "{env} published");
+    }
+}
