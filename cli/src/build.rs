@@ -18,7 +18,7 @@ pub(crate) fn compile(src: &Path) -> Result<Vec<CompiledEnv>, CliError> {
 pub fn validate(src: &Path) -> Result<ExitCode, CliError> {
     let envs = compile(src)?;
     for env in &envs {
-        println!(
+        outln!(
             "ok: environment {}: {} flags, {} segments",
             env.name,
             env.body.flags.len(),
@@ -49,7 +49,7 @@ pub fn write(src: &Path, out: &Path, version: Option<u64>) -> Result<ExitCode, C
         let path = out.join(format!("{}.efr", env.name));
         edgeflag_publish::store::write_atomic(&path, &bytes)
             .map_err(|e| CliError::Publish(e.into()))?;
-        println!(
+        outln!(
             "{}: {} flags, {} segments, {} bytes, version {version}",
             path.display(),
             env.body.flags.len(),

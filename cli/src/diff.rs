@@ -84,10 +84,10 @@ pub fn run(a: &Path, b: &Path, env: Option<&str>, exit_code: bool) -> Result<Exi
         }
     }
     if out.is_empty() {
-        println!("no changes");
+        outln!("no changes");
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{out}");
+    out!("{out}");
     Ok(if exit_code {
         ExitCode::FAILURE
     } else {

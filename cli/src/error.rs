@@ -62,8 +62,8 @@ impl CliError {
     /// file:line:col), everything else after `error: `.
     pub fn report(&self) {
         match self {
-            CliError::Invalid { .. } => eprintln!("{self}"),
-            _ => eprintln!("error: {self}"),
+            CliError::Invalid { .. } => errln!("{self}"),
+            _ => errln!("error: {self}"),
         }
     }
 }

@@ -3,7 +3,7 @@
 use super::{io_err, load_ruleset, CliError};
 use edgeflag_evaluator::{Context, Ruleset};
 use serde_json::{Map, Value};
-use std::io::{BufRead, BufWriter, Write};
+use std::io::{BufRead, BufWriter, ErrorKind, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -34,7 +34,7 @@ pub fn run(
     if let Some(text) = context {
         let ctx: Context = serde_json::from_str(text).map_err(CliError::Context)?;
         let out = serde_json::to_string_pretty(&results(&rs, &ctx, flag)).unwrap_or_default();
-        println!("{out}");
+        outln!("{out}");
         return Ok(ExitCode::SUCCESS);
     }
     let Some(path) = contexts else {
@@ -55,18 +55,32 @@ pub fn run(
             Err(e) => {
                 ok = false;
                 let msg = format!("{}:{lineno}: invalid context: {e}", path.display());
-                eprintln!("error: {msg}");
+                errln!("error: {msg}");
                 serde_json::json!({ "error": msg, "line": lineno })
             }
         };
         let text = serde_json::to_string(&value).unwrap_or_default();
-        writeln!(out, "{text}").map_err(io_err(Path::new("<stdout>")))?;
+        match writeln!(out, "{text}") {
+            Ok(()) => {}
+            // Nobody reads the answers any more (`| head`): stop evaluating.
+            Err(e) if e.kind() == ErrorKind::BrokenPipe => return Ok(status(ok)),
+            Err(e) => return Err(io_err(Path::new("<stdout>"))(e)),
+        }
     }
-    out.flush().map_err(io_err(Path::new("<stdout>")))?;
+    match out.flush() {
+        Err(e) if e.kind() != ErrorKind::BrokenPipe => {
+            return Err(io_err(Path::new("<stdout>"))(e))
+        }
+        _ => {}
+    }
     // Every line was answered; the bad ones are reported and fail the command.
-    Ok(if ok {
+    Ok(status(ok))
+}
+
+fn status(ok: bool) -> ExitCode {
+    if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }
 }

@@ -33,20 +33,20 @@ pub fn run(path: &Path, json: bool) -> Result<ExitCode, CliError> {
             "flags": flags,
             "segments": segments,
         });
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return Ok(ExitCode::SUCCESS);
     }
-    println!("ruleset     {}", path.display());
-    println!("environment {}", h.environment);
-    println!("version     {}", h.version);
-    println!(
+    outln!("ruleset     {}", path.display());
+    outln!("environment {}", h.environment);
+    outln!("version     {}", h.version);
+    outln!(
         "created     {} (unix ms {})",
         describe::rfc3339_ms(h.created_at_ms),
         h.created_at_ms
     );
-    println!("format      v{}", h.format_version);
-    println!("checksum    xxh3:{:016x}", h.checksum);
-    println!(
+    outln!("format      v{}", h.format_version);
+    outln!("checksum    xxh3:{:016x}", h.checksum);
+    outln!(
         "signature   {}",
         if h.signature_alg == 0 {
             "none"
@@ -54,7 +54,7 @@ pub fn run(path: &Path, json: bool) -> Result<ExitCode, CliError> {
             "ed25519"
         }
     );
-    println!(
+    outln!(
         "size        {size} bytes (body {}), {} strings ({} bytes), {} attributes, {} regexes",
         h.body_len,
         body.strings.len(),
@@ -62,13 +62,13 @@ pub fn run(path: &Path, json: bool) -> Result<ExitCode, CliError> {
         body.attributes.len(),
         body.regexes.len()
     );
-    println!("\n{} flags", flags.len());
+    outln!("\n{} flags", flags.len());
     for f in &flags {
         print_flag(f);
     }
-    println!("\n{} segments", segments.len());
+    outln!("\n{} segments", segments.len());
     for s in &segments {
-        println!(
+        outln!(
             "  {}: include {}, exclude {}, {} rules",
             s.key,
             s.include.len(),
@@ -76,7 +76,7 @@ pub fn run(path: &Path, json: bool) -> Result<ExitCode, CliError> {
             s.rules.len()
         );
         for r in &s.rules {
-            println!("      rule: {r}");
+            outln!("      rule: {r}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -85,17 +85,17 @@ pub fn run(path: &Path, json: bool) -> Result<ExitCode, CliError> {
 fn print_flag(f: &FlagView) {
     let state = if f.enabled { "on" } else { "OFF (kill switch)" };
     let client = if f.client_side { ", client-side" } else { "" };
-    println!("  {} ({}, {state}{client})", f.key, f.kind);
-    println!("      variations: {}", f.variations.join("; "));
-    println!("      off: {}", f.off_variation);
+    outln!("  {} ({}, {state}{client})", f.key, f.kind);
+    outln!("      variations: {}", f.variations.join("; "));
+    outln!("      off: {}", f.off_variation);
     for p in &f.prerequisites {
-        println!("      prerequisite: {p}");
+        outln!("      prerequisite: {p}");
     }
     if !f.targets.is_empty() {
-        println!("      targets: {}", f.targets.join(", "));
+        outln!("      targets: {}", f.targets.join(", "));
     }
     for (i, r) in f.rules.iter().enumerate() {
-        println!("      rule {}: {r}", i + 1);
+        outln!("      rule {}: {r}", i + 1);
     }
-    println!("      fallthrough: {}", f.fallthrough);
+    outln!("      fallthrough: {}", f.fallthrough);
 }

@@ -1,8 +1,12 @@
 //! The `edgeflag` command line: argument parsing, dispatch and printing. Each
 //! subcommand lives in its own module; the work is done by the library crates
 //! (`edgeflag-compiler`, `edgeflag-publish`, `edgeflag-origin`,
-//! `edgeflag-evaluator`). This is the only crate that prints to stdout.
+//! `edgeflag-evaluator`). This is the only crate that prints to stdout, and it
+//! prints only through the macros of [`out`], which never panic on a closed pipe.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
+#[macro_use]
+mod out;
 mod build;
 mod diff;
 mod error;
@@ -196,7 +200,14 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
     };
     match result {
-        Ok(code) => code,
+        Ok(code) => match out::failure() {
+            // The work is done, but its report did not reach its reader.
+            Some(e) => {
+                errln!("error: {e}");
+                ExitCode::FAILURE
+            }
+            None => code,
+        },
         Err(e) => {
             e.report();
             ExitCode::FAILURE

@@ -63,18 +63,18 @@ fn report(env: &str, dest: &Destination, outcome: &Outcome) {
             changes,
         } => {
             let from = previous.map_or(String::new(), |p| format!(" (was v{p})"));
-            println!(
+            outln!(
                 "published {env} v{version}{from} to {dest}: {size} bytes, checksum {checksum:016x}"
             );
             if *new_epoch {
-                println!("  new epoch {epoch} ({})", rfc3339_ms(*epoch as i64));
+                outln!("  new epoch {epoch} ({})", rfc3339_ms(*epoch as i64));
             }
             for line in changes {
-                println!("  {line}");
+                outln!("  {line}");
             }
         }
         Outcome::Unchanged { version } => {
-            println!("unchanged {env}: v{version} already has these rules");
+            outln!("unchanged {env}: v{version} already has these rules");
         }
     }
 }
@@ -129,7 +129,7 @@ pub fn rollback(
         let store = Store::open(&target.to, &target.options()).await;
         let outcome = publish::rollback(&store, env, version, &actor).await?;
         if let Outcome::Published { version: new, .. } = outcome {
-            println!("rolled back {env} to the rules of v{version}, as v{new}");
+            outln!("rolled back {env} to the rules of v{version}, as v{new}");
         }
         report(env, &target.to, &outcome);
         Ok(ExitCode::SUCCESS)
@@ -147,25 +147,28 @@ pub fn history(target: &Target, env: &str, json: bool) -> Result<ExitCode, CliEr
             )));
         };
         if json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&manifest).unwrap_or_default()
             );
             return Ok(ExitCode::SUCCESS);
         }
-        println!("{env} at {}: latest v{}", target.to, manifest.latest);
+        outln!("{env} at {}: latest v{}", target.to, manifest.latest);
         for e in manifest.versions.iter().rev() {
             let what = match e.action {
                 Action::Publish => "publish".to_string(),
                 Action::Rollback { to } => format!("rollback to v{to}"),
             };
             let at = rfc3339_ms(e.created_at_ms);
-            println!(
+            outln!(
                 "v{:<5} {at}  {:016}  {:>8} B  {what} by {}",
-                e.version, e.checksum, e.size, e.actor
+                e.version,
+                e.checksum,
+                e.size,
+                e.actor
             );
             for line in &e.changes {
-                println!("         {line}");
+                outln!("         {line}");
             }
         }
         Ok(ExitCode::SUCCESS)

@@ -54,9 +54,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         let addr = origin
             .local_addr()
             .map_err(edgeflag_origin::ServeError::Io)?;
-        println!("listening on http://{addr}");
+        outln!("listening on http://{addr}");
         for (env, v) in origin.state().versions() {
-            println!("  http://{addr}/{env}/current.efr (v{v})");
+            outln!("  http://{addr}/{env}/current.efr (v{v})");
         }
         use std::io::Write;
         let _ = std::io::stdout().flush();

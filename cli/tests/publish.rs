@@ -237,3 +237,148 @@ fn racing_publishers_each_get_their_own_version() {
         assert!(audit.is_file(), "audit record for v{v}");
     }
 }
+
+/// Every file under `root` with its content, for "nothing was written" checks.
+fn files(root: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("readable dir") {
+            let path = entry.expect("dir entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("readable file");
+                out.insert(path, bytes);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn environment_names_that_leave_the_destination_are_refused() {
+    use edgeflag_evaluator::format::{encode, EncodeOptions};
+    let (src, dest) = project("publish-env-escape", true, 0.1);
+    ok(&["publish", s(&src), "--to", s(&dest)]);
+    // A version and a manifest for environment "../x" planted beside the
+    // destination, where `--env ../x` would reach.
+    let root = dest.parent().expect("project root").to_path_buf();
+    let outside = root.join("x");
+    std::fs::create_dir_all(outside.join("versions")).unwrap();
+    let planted = encode(
+        &edgeflag_evaluator::model::Body::default(),
+        &EncodeOptions {
+            environment: "../x",
+            version: 1,
+            epoch: 1,
+            created_at_ms: 1,
+        },
+    )
+    .unwrap();
+    std::fs::write(outside.join("versions/00000000000000000001.efr"), planted).unwrap();
+    std::fs::write(
+        outside.join("manifest.json"),
+        r#"{"environment":"../x","latest":1,"epoch":1,"versions":[]}"#,
+    )
+    .unwrap();
+    let before = files(&root);
+
+    let o = edgeflag(&[
+        "rollback",
+        "--to",
+        s(&dest),
+        "--env",
+        "../x",
+        "--version",
+        "1",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("\"../x\""), "names the environment: {err}");
+    assert!(
+        err.contains("[A-Za-z0-9][A-Za-z0-9._-]{0,63}"),
+        "states the rule: {err}"
+    );
+
+    let o = edgeflag(&["history", "--to", s(&dest), "--env", "../x"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(err.contains("\"../x\""), "names the environment: {err}");
+    assert!(
+        err.contains("[A-Za-z0-9][A-Za-z0-9._-]{0,63}"),
+        "states the rule: {err}"
+    );
+
+    assert_eq!(files(&root), before, "nothing written inside or outside");
+}
+
+#[test]
+fn a_destination_at_the_last_version_refuses_to_publish_and_writes_nothing() {
+    use edgeflag_evaluator::format::{encode, EncodeOptions};
+    let (src, dest) = project("publish-exhausted", true, 0.1);
+    ok(&["publish", s(&src), "--to", s(&dest)]);
+    // current.efr and the manifest claim the highest u64: `latest + 1` wrapped.
+    let held = current(&dest, "production");
+    let at_max = encode(
+        held.body(),
+        &EncodeOptions {
+            environment: "production",
+            version: u64::MAX,
+            epoch: held.header().epoch,
+            created_at_ms: held.header().created_at_ms,
+        },
+    )
+    .unwrap();
+    std::fs::write(dest.join("production/current.efr"), &at_max).unwrap();
+    let mut manifest = read_json(&dest.join("production/manifest.json"));
+    manifest["latest"] = Value::from(u64::MAX);
+    std::fs::write(
+        dest.join("production/manifest.json"),
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+    let before = files(&dest);
+
+    write_source(&src, false, 0.1);
+    for extra in [&[][..], &["--new-epoch"][..]] {
+        let mut args = vec!["publish", s(&src), "--to", s(&dest), "--env", "production"];
+        args.extend_from_slice(extra);
+        let o = edgeflag(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(err.contains("production"), "{err}");
+        assert!(err.contains("9007199254740991"), "names the limit: {err}");
+        assert!(err.contains("move"), "says how to recover: {err}");
+        assert_eq!(files(&dest), before, "nothing written");
+    }
+    assert_eq!(
+        std::fs::read(dest.join("production/current.efr")).unwrap(),
+        at_max
+    );
+}
+
+#[test]
+fn a_closed_stdout_does_not_stop_the_publish() {
+    let (src, dest) = project("publish-closed-stdout", true, 0.1);
+    // `edgeflag publish … | head -0`: the reader is gone before the first line.
+    let mut child = support::command(&["publish", s(&src), "--to", s(&dest)], &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn edgeflag");
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("edgeflag ran");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{:?}: {err}", o.status);
+    assert!(!err.contains("panicked"), "{err}");
+    for env in ["staging", "production"] {
+        assert_eq!(current(&dest, env).header().version, 1, "{env} published");
+    }
+}

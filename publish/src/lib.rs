@@ -26,6 +26,13 @@ use store::{Condition, Put, Store, StoreError};
 /// How many times a publish restarts after losing a race before giving up.
 const ATTEMPTS: u32 = 16;
 
+/// The highest version a publish writes: 2^53 − 1. JavaScript clients hold
+/// versions as numbers, which are exact only up to here; beyond it two versions
+/// could compare equal. A destination whose manifest or `current.efr` is at (or
+/// claims to be past) this version refuses further publishes with
+/// [`PublishError::VersionExhausted`].
+pub const MAX_VERSION: u64 = (1 << 53) - 1;
+
 /// Waits a little before retrying after a lost race: a random 0–25 ms times the
 /// attempt number, so racing publishers spread out instead of colliding again.
 async fn back_off(attempt: u32) {
@@ -39,7 +46,34 @@ async fn back_off(attempt: u32) {
 /// Why a publish, rollback or history read failed. Nothing is half-done: the
 /// previous `current.efr` keeps serving.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PublishError {
+    /// An environment name that is not `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`
+    /// ([`edgeflag_compiler::is_valid_environment`]): it would not stay one path
+    /// segment or key component (`../x`, `a/b`). Checked before any key is built.
+    #[error(
+        "invalid environment {env:?}: a name must match [A-Za-z0-9][A-Za-z0-9._-]{{0,63}} \
+         (letters, digits, `.`, `_`, `-`, starting with a letter or digit: one path segment)"
+    )]
+    InvalidEnvironment {
+        /// The name given.
+        env: String,
+    },
+    /// The destination's latest version is [`MAX_VERSION`] or above: there is no
+    /// next version. A new epoch does not help (version keys must not repeat).
+    #[error(
+        "environment {env}: latest version {latest} leaves no next version: versions \
+         stop at {MAX_VERSION} (2^53 - 1, the largest a JavaScript client holds exactly); \
+         nothing was written. To recover, move the environment's objects ({env}/ under \
+         the destination) aside and publish again: a fresh destination starts a new, \
+         later epoch at version 1, which clients accept"
+    )]
+    VersionExhausted {
+        /// The environment.
+        env: String,
+        /// The highest version the manifest or `current.efr` claims.
+        latest: u64,
+    },
     /// Reading or writing the store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -196,6 +230,15 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Refuses an environment name that would not stay one key component.
+fn check_environment(env: &str) -> Result<(), PublishError> {
+    if edgeflag_compiler::is_valid_environment(env) {
+        Ok(())
+    } else {
+        Err(PublishError::InvalidEnvironment { env: env.into() })
+    }
+}
+
 fn empty_ruleset(env: &str) -> Result<Ruleset, PublishError> {
     let bytes =
         format::encode(&Body::default(), &EncodeOptions::unpublished(env)).map_err(|source| {
@@ -282,8 +325,13 @@ fn next_epoch(held: &Held, new_epoch: bool) -> (u64, bool) {
 ///
 /// Skips the write when `force` is false, the action is a publish, and the rules
 /// are byte-identical to the current ruleset's.
+///
+/// Fails with [`PublishError::InvalidEnvironment`] before touching the store when
+/// the environment name is not valid, and with [`PublishError::VersionExhausted`]
+/// (writing nothing) when no version up to [`MAX_VERSION`] is left.
 pub async fn publish(store: &Store, p: &Publication<'_>) -> Result<Outcome, PublishError> {
     let env = p.environment;
+    check_environment(env)?;
     // Versions known to be taken: by a racing publisher, or left behind by one
     // that stopped between writing the version and the manifest.
     let mut taken = 0;
@@ -293,12 +341,17 @@ pub async fn publish(store: &Store, p: &Publication<'_>) -> Result<Outcome, Publ
         }
         let held = read_held(store, env).await?;
         let current_version = held.header.as_ref().map(|h| h.version);
-        let next = held
+        let latest = held
             .manifest
             .latest
             .max(current_version.unwrap_or(0))
-            .max(taken)
-            + 1;
+            .max(taken);
+        let Some(next) = latest.checked_add(1).filter(|&v| v <= MAX_VERSION) else {
+            return Err(PublishError::VersionExhausted {
+                env: env.into(),
+                latest,
+            });
+        };
         let (epoch, new_epoch) = next_epoch(&held, p.new_epoch);
         let created_at_ms = now_ms();
         let bytes = format::encode(
@@ -437,12 +490,14 @@ async fn advance_current(
 }
 
 /// Republishes the rules of `version` as a new, higher version of `env`.
+/// Refuses an invalid environment name before reading anything.
 pub async fn rollback(
     store: &Store,
     env: &str,
     version: u64,
     actor: &str,
 ) -> Result<Outcome, PublishError> {
+    check_environment(env)?;
     let key = layout::version(env, version);
     let Some(obj) = store.get(&key).await? else {
         return Err(PublishError::VersionNotFound {
@@ -472,12 +527,81 @@ pub async fn rollback(
 }
 
 /// Reads `env`'s manifest; `None` when nothing was ever published there.
+/// Refuses an invalid environment name before reading anything.
 pub async fn history(store: &Store, env: &str) -> Result<Option<Manifest>, PublishError> {
+    check_environment(env)?;
     let key = layout::manifest(env);
     match store.get(&key).await? {
         None => Ok(None),
         Some(obj) => serde_json::from_slice(&obj.bytes)
             .map(Some)
             .map_err(|source| PublishError::Manifest { key, source }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::DirStore;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let root =
+            std::env::temp_dir().join(format!("edgeflag-publish-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        root
+    }
+
+    #[tokio::test]
+    async fn versions_stop_at_the_largest_exact_javascript_number() {
+        let root = scratch("exhausted");
+        let store = Store::Dir(DirStore::new(root.clone()));
+        let body = Body::default();
+        let p = Publication::new("production", &body).force(true);
+        publish(&store, &p).await.unwrap();
+        // A manifest one below the limit: the next version is the last one.
+        let path = root.join("production/manifest.json");
+        let mut m: Manifest = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        m.latest = (1 << 53) - 2;
+        std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+        let out = publish(&store, &p).await.unwrap();
+        assert!(
+            matches!(out, Outcome::Published { version, .. } if version == (1 << 53) - 1),
+            "{out:?}"
+        );
+        let before = std::fs::read(root.join("production/current.efr")).unwrap();
+        for p in [p.clone(), p.clone().new_epoch(true)] {
+            let err = publish(&store, &p).await.expect_err("no version left");
+            let msg = err.to_string();
+            assert!(msg.contains("9007199254740991"), "{msg}");
+        }
+        assert_eq!(
+            std::fs::read(root.join("production/current.efr")).unwrap(),
+            before
+        );
+        assert!(!root
+            .join("production/versions/00000000009007199254740992.efr")
+            .exists());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[tokio::test]
+    async fn environment_names_are_checked_before_they_become_keys() {
+        let root = scratch("env-names");
+        let store = Store::Dir(DirStore::new(root.clone()));
+        let body = Body::default();
+        for env in ["../x", "a/b", "", ".hidden", "/abs"] {
+            let p = Publication::new(env, &body);
+            let errs = [
+                publish(&store, &p).await.map(|_| ()),
+                rollback(&store, env, 1, "t").await.map(|_| ()),
+                history(&store, env).await.map(|_| ()),
+            ];
+            for e in errs {
+                let msg = e.expect_err("refused").to_string();
+                assert!(msg.contains(&format!("{env:?}")), "{msg}");
+                assert!(msg.contains("[A-Za-z0-9][A-Za-z0-9._-]{0,63}"), "{msg}");
+            }
+        }
+        assert!(!root.exists(), "nothing written");
     }
 }

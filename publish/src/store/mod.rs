@@ -5,7 +5,7 @@
 mod dir;
 mod s3;
 
-pub use dir::{write_atomic, DirStore};
+pub use dir::{write_atomic, DirStore, LOCK_TIMEOUT};
 pub use s3::{S3Options, S3Store};
 
 use crate::dest::Destination;
@@ -39,6 +39,7 @@ pub enum Put {
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// A local file operation failed.
     #[error("{path}: {source}")]
@@ -47,6 +48,20 @@ pub enum StoreError {
         path: String,
         /// The cause.
         source: std::io::Error,
+    },
+    /// A directory store's lock stayed taken past the deadline
+    /// ([`DirStore::with_lock_timeout`], default [`LOCK_TIMEOUT`]).
+    #[error(
+        "{path}: gave up after {waited:?} waiting for the directory lock: another process \
+         holds it (a running or hung `edgeflag publish`, `rollback` or `serve --watch`; \
+         `fuser {path}` names it). The lock is released when that process exits, so stop \
+         it and retry; do not delete the file while it runs (a second publisher would get in)"
+    )]
+    LockTimeout {
+        /// The lock file.
+        path: String,
+        /// How long the write waited.
+        waited: std::time::Duration,
     },
     /// An S3 request failed.
     #[error("{op} s3://{bucket}/{key}: {message}")]
