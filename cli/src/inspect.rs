@@ -18,6 +18,7 @@ pub fn run(path: &Path, json: bool) -> Result<ExitCode, CliError> {
                 "format_version": h.format_version,
                 "environment": h.environment,
                 "version": h.version,
+                "epoch": h.epoch,
                 "created_at_ms": h.created_at_ms,
                 "checksum": format!("{:016x}", h.checksum),
                 "signed": h.signature_alg != 0,
@@ -39,6 +40,15 @@ pub fn run(path: &Path, json: bool) -> Result<ExitCode, CliError> {
     outln!("ruleset     {}", path.display());
     outln!("environment {}", h.environment);
     outln!("version     {}", h.version);
+    if h.epoch == 0 {
+        outln!("epoch       0 (compiled, never published: any published ruleset replaces it)");
+    } else {
+        outln!(
+            "epoch       {} ({})",
+            h.epoch,
+            describe::rfc3339_ms(h.epoch as i64)
+        );
+    }
     outln!(
         "created     {} (unix ms {})",
         describe::rfc3339_ms(h.created_at_ms),

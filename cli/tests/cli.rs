@@ -237,6 +237,10 @@ fn inspect_shows_header_and_flags() {
     let text = stdout(&o);
     assert!(text.contains("environment production"), "{text}");
     assert!(
+        text.contains("epoch       0 (compiled, never published"),
+        "{text}"
+    );
+    assert!(
         text.contains("search-v2 (boolean, OFF (kill switch))"),
         "{text}"
     );
@@ -248,9 +252,10 @@ fn inspect_shows_header_and_flags() {
     let o = edgeflag(&["inspect", "--json", path.to_str().unwrap()]);
     let v: Value = serde_json::from_str(&stdout(&o)).expect("inspect --json prints JSON");
     assert_eq!(v["header"]["environment"], "production");
+    assert_eq!(v["header"]["epoch"], 0);
     assert_eq!(v["flags"].as_array().unwrap().len(), 5);
     assert_eq!(v["segments"].as_array().unwrap().len(), 2);
-    assert!(v["sizes"]["file_bytes"].as_u64().unwrap() > 168);
+    assert!(v["sizes"]["file_bytes"].as_u64().unwrap() > 176);
 }
 
 #[test]
