@@ -516,10 +516,7 @@ impl ClientBuilder {
             }
             Ok(Some((rs, _))) => rs,
         };
-        let mut policy = Policy::new();
-        if let Some(env) = &environment {
-            policy = policy.environment(env.as_str());
-        }
+        let policy = Policy::for_environment(environment.as_deref());
         let held = initial.as_ref().map(|(rs, _)| rs.header());
         match policy.check(held, cached.header()) {
             Ok(Verdict::Newer) => {

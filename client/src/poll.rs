@@ -433,10 +433,7 @@ impl Poller {
             Ok((rs, bytes)) => (rs?, bytes),
             Err(e) => return Err(FetchError::Request(format!("decoder failed: {e}"))),
         };
-        let mut policy = Policy::new();
-        if let Some(env) = &self.environment {
-            policy = policy.environment(env.as_str());
-        }
+        let policy = Policy::for_environment(self.environment.as_deref());
         let held = self.shared.current.load_full();
         match policy.check(held.as_ref().map(|h| h.header()), rs.header()) {
             Ok(Verdict::Newer) => {}

@@ -149,6 +149,14 @@ impl Policy {
         Policy::default()
     }
 
+    /// Accept only rulesets of `environment` when one is given; otherwise as
+    /// [`Policy::new`]. For readers whose environment is configured or learned.
+    pub fn for_environment(environment: Option<&str>) -> Policy {
+        Policy {
+            environment: environment.map(str::to_owned),
+        }
+    }
+
     /// Accept only rulesets of `environment`.
     pub fn environment(mut self, environment: impl Into<String>) -> Policy {
         self.environment = Some(environment.into());

@@ -16,6 +16,12 @@ export class DecodeError extends Error {
   }
 }
 
+// The binding throws `Error("<KIND>: <reason>")`; this turns it into a DecodeError.
+function decodeError(e) {
+  const m = /^([A-Z_]+): ([\s\S]*)$/.exec(messageOf(e));
+  return m ? new DecodeError(m[1], m[2]) : new DecodeError('UNKNOWN', messageOf(e));
+}
+
 /** A context object the evaluator does not accept; the message names the attribute. */
 export class ContextError extends Error {
   constructor(message) {
@@ -105,8 +111,7 @@ export class Ruleset {
     try {
       return held ? this._raw.checkReplaces(held._raw, env) : this._raw.checkFirst(env);
     } catch (e) {
-      const m = /^([A-Z_]+): ([\s\S]*)$/.exec(messageOf(e));
-      throw m ? new DecodeError(m[1], m[2]) : new DecodeError('UNKNOWN', messageOf(e));
+      throw decodeError(e);
     }
   }
 
@@ -121,8 +126,7 @@ export class Ruleset {
     try {
       raw = RawRuleset.fromBytes(bytes);
     } catch (e) {
-      const m = /^([A-Z_]+): ([\s\S]*)$/.exec(messageOf(e));
-      throw m ? new DecodeError(m[1], m[2]) : new DecodeError('UNKNOWN', messageOf(e));
+      throw decodeError(e);
     }
     return new Ruleset(raw);
   }

@@ -86,10 +86,7 @@ impl Ruleset {
 
     /// The acceptance policy's answer for this ruleset replacing `held`.
     fn check(&self, held: Option<&Ruleset>, environment: Option<String>) -> Result<bool, JsError> {
-        let mut policy = ef::accept::Policy::new();
-        if let Some(env) = environment {
-            policy = policy.environment(env);
-        }
+        let policy = ef::accept::Policy::for_environment(environment.as_deref());
         match policy.check(held.map(|h| h.inner.header()), self.inner.header()) {
             Ok(ef::accept::Verdict::Newer) => Ok(true),
             Ok(ef::accept::Verdict::Same) => Ok(false),
