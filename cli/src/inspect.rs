@@ -21,7 +21,9 @@ pub fn run(path: &Path, json: bool) -> Result<ExitCode, CliError> {
                 "epoch": h.epoch,
                 "created_at_ms": h.created_at_ms,
                 "checksum": format!("{:016x}", h.checksum),
-                "signed": h.signature_alg != 0,
+                "signed": h.signature.is_some(),
+                "key_id": h.signature.map(|s| s.key_id.to_string()),
+                "expires_at_ms": h.expires_at_ms,
             },
             "sizes": {
                 "file_bytes": size,
@@ -56,14 +58,17 @@ pub fn run(path: &Path, json: bool) -> Result<ExitCode, CliError> {
     );
     outln!("format      v{}", h.format_version);
     outln!("checksum    xxh3:{:016x}", h.checksum);
-    outln!(
-        "signature   {}",
-        if h.signature_alg == 0 {
-            "none"
-        } else {
-            "ed25519"
-        }
-    );
+    match h.signature {
+        None => outln!("signature   none (unsigned)"),
+        Some(seal) => outln!(
+            "signature   ed25519, key {} (not verified: `edgeflag verify` checks it)",
+            seal.key_id
+        ),
+    }
+    match h.expires_at_ms {
+        None => outln!("expires     never"),
+        Some(at) => outln!("expires     {} (unix ms {at})", describe::rfc3339_ms(at)),
+    }
     outln!(
         "size        {size} bytes (body {}), {} strings ({} bytes), {} attributes, {} regexes",
         h.body_len,

@@ -518,7 +518,7 @@ impl ClientBuilder {
         };
         let policy = Policy::for_environment(environment.as_deref());
         let held = initial.as_ref().map(|(rs, _)| rs.header());
-        match policy.check(held, cached.header()) {
+        match policy.check(held, &cached, None) {
             Ok(Verdict::Newer) => {
                 tracing::info!(
                     cache = %path.display(),

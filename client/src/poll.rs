@@ -435,7 +435,7 @@ impl Poller {
         };
         let policy = Policy::for_environment(self.environment.as_deref());
         let held = self.shared.current.load_full();
-        match policy.check(held.as_ref().map(|h| h.header()), rs.header()) {
+        match policy.check(held.as_ref().map(|h| h.header()), &rs, Some(now_ms())) {
             Ok(Verdict::Newer) => {}
             Ok(Verdict::Same) => {
                 // The same ruleset (perhaps served with a new ETag).
@@ -537,6 +537,13 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         src = inner.source();
     }
     s
+}
+
+/// Now, in Unix milliseconds (0 if the clock is before 1970).
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -94,7 +94,8 @@ pub fn unpublished_header(environment: &str) -> edgeflag_evaluator::Header {
         created_at_ms: 0,
         body_len: 0,
         checksum: 0,
-        signature_alg: 0,
+        expires_at_ms: None,
+        signature: None,
     }
 }
 

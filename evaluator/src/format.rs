@@ -1,48 +1,63 @@
-//! The binary ruleset container: a fixed 176-byte header followed by a postcard body.
+//! The binary ruleset container: a fixed 192-byte header followed by a postcard body.
 //!
 //! ```text
 //! offset size field
 //!      0    4 magic  b"EFRS"
-//!      4    2 format version, u16 LE (this crate writes and reads 2)
-//!      6    2 header length, u16 LE (176 for version 2)
-//!      8    8 ruleset version, u64 LE (a counter within the epoch)
+//!      4    2 format version, u16 LE (this crate writes and reads 3)
+//!      6    2 header length, u16 LE (192 for version 3)
+//!      8    8 ruleset version, u64 LE (a counter within the epoch, <= 2^53 - 1)
 //!     16    8 created at, i64 LE, Unix milliseconds
 //!     24    4 body length, u32 LE
 //!     28    1 environment name length (1..=64)
-//!     29    1 signature algorithm (0 = unsigned; 1 = ed25519, reserved)
+//!     29    1 signature algorithm (0 = unsigned, 1 = Ed25519)
 //!     30    2 reserved, zero
 //!     32   64 environment name, zero padded; a valid name
 //!             ([`is_valid_environment`]: `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`)
 //!     96    8 epoch, u64 LE: when the destination's version series began (Unix
 //!             ms); 0 for a ruleset that was compiled but never published
-//!    104    8 checksum: xxh3_64 (seed 0) of bytes 0..104 followed by the body
-//!    112   64 signature (zero when unsigned) over bytes 0..112 followed by the body
-//!    176    … body: postcard encoding of [`crate::model::Body`]
+//!    104    8 expires at, i64 LE, Unix ms; 0 = never (only signed rulesets expire)
+//!    112    8 key id, u64 LE ([`crate::signature::KeyId`]); 0 when unsigned
+//!    120    8 checksum: xxh3_64 (seed 0) of bytes 0..120 followed by the body
+//!    128   64 signature (zero when unsigned): Ed25519 over SHA-512 of bytes
+//!             0..128 and the body ([`crate::signature`])
+//!    192    … body: postcard encoding of [`crate::model::Body`]
 //! ```
 //!
-//! Rulesets order by `(epoch, version)`: see [`crate::accept`].
+//! Rulesets order by `(epoch, version)`: see [`crate::accept`]. [`encode`] writes
+//! an unsigned ruleset; [`sign`] signs one in place.
 //!
 //! `docs/binary-format.md` describes the body field by field.
 
 use crate::model::Body;
+use crate::signature::{self, KeyId, SignError, Signer};
 use thiserror::Error;
 use xxhash_rust::xxh3::Xxh3;
 
 /// The four bytes every ruleset starts with.
 pub const MAGIC: [u8; 4] = *b"EFRS";
-/// The format version this crate writes and the one it reads. Version 1 (no
-/// epoch) predates the first release and is refused.
-pub const FORMAT_VERSION: u16 = 2;
-/// Length of the version-2 header.
-pub const HEADER_LEN: usize = 176;
+/// The format version this crate writes and the one it reads. Versions 1 (no
+/// epoch) and 2 (no signatures) predate the first release and are refused.
+pub const FORMAT_VERSION: u16 = 3;
+/// Length of the version-3 header.
+pub const HEADER_LEN: usize = 192;
 /// Longest environment name.
 pub const MAX_ENV_LEN: usize = 64;
 /// Largest body accepted (64 MiB): a bound on what decoding may allocate.
 pub const MAX_BODY_LEN: usize = 64 << 20;
 
+/// Largest ruleset version: 2^53 - 1, the largest integer JavaScript represents
+/// exactly, so every reader compares versions the same way.
+pub const MAX_VERSION: u64 = (1 << 53) - 1;
+
+const ALG_AT: usize = 29;
 const EPOCH_AT: usize = 96;
-const CHECKSUM_AT: usize = 104;
-const SIGNATURE_AT: usize = 112;
+const EXPIRES_AT: usize = 104;
+const KEY_ID_AT: usize = 112;
+const CHECKSUM_AT: usize = 120;
+const SIGNATURE_AT: usize = 128;
+
+const ALG_NONE: u8 = 0;
+const ALG_ED25519: u8 = 1;
 
 /// Whether `name` is a valid environment name: `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`,
 /// that is 1 to [`MAX_ENV_LEN`] ASCII bytes, starting with a letter or digit,
@@ -97,8 +112,34 @@ pub struct Header {
     pub body_len: u32,
     /// The checksum stored in (and verified against) the header.
     pub checksum: u64,
-    /// Signature algorithm; always 0 (unsigned) in rulesets this build accepts.
-    pub signature_alg: u8,
+    /// When the ruleset stops being fresh (Unix ms), if it expires. Only signed
+    /// rulesets expire: an unsigned expiry would protect nothing.
+    pub expires_at_ms: Option<i64>,
+    /// The signature, if the ruleset is signed. [`read_header`] only checks its
+    /// shape; [`crate::accept::Policy`] verifies it against trusted keys.
+    pub signature: Option<Seal>,
+}
+
+impl Header {
+    /// Whether the ruleset has expired at `now_ms` (never, without an expiry).
+    pub fn is_expired(&self, now_ms: i64) -> bool {
+        self.expires_at_ms.is_some_and(|at| now_ms >= at)
+    }
+}
+
+/// The signature of a signed ruleset, as the header carries it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Seal {
+    /// The key that signed.
+    pub key_id: KeyId,
+    /// The Ed25519 signature.
+    pub signature: [u8; 64],
+}
+
+impl std::fmt::Debug for Seal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Seal(ed25519, key {})", self.key_id)
+    }
 }
 
 /// Why bytes were refused as a ruleset.
@@ -190,9 +231,13 @@ pub enum EncodeError {
     /// Serialization failed.
     #[error("cannot encode body: {0}")]
     Body(String),
+    /// The version is above [`MAX_VERSION`].
+    #[error("ruleset version {0} exceeds the largest version, 2^53 - 1")]
+    VersionTooLarge(u64),
 }
 
-/// Encodes a body into a complete, checksummed, unsigned ruleset.
+/// Encodes a body into a complete, checksummed, unsigned ruleset ([`sign`] signs
+/// it).
 ///
 /// ```
 /// use edgeflag_evaluator::{format, model::Body, Ruleset};
@@ -205,6 +250,9 @@ pub enum EncodeError {
 /// ```
 pub fn encode(body: &Body, opts: &EncodeOptions<'_>) -> Result<Vec<u8>, EncodeError> {
     let env = opts.environment.as_bytes();
+    if opts.version > MAX_VERSION {
+        return Err(EncodeError::VersionTooLarge(opts.version));
+    }
     if env.is_empty() || env.len() > MAX_ENV_LEN {
         return Err(EncodeError::EnvironmentName(env.len()));
     }
@@ -227,10 +275,59 @@ pub fn encode(body: &Body, opts: &EncodeOptions<'_>) -> Result<Vec<u8>, EncodeEr
     out[24..28].copy_from_slice(&(body_len as u32).to_le_bytes());
     out[28] = env.len() as u8;
     out[32..32 + env.len()].copy_from_slice(env);
-    out[EPOCH_AT..CHECKSUM_AT].copy_from_slice(&opts.epoch.to_le_bytes());
+    out[EPOCH_AT..EXPIRES_AT].copy_from_slice(&opts.epoch.to_le_bytes());
     let sum = checksum(&out[..CHECKSUM_AT], &out[HEADER_LEN..]);
     out[CHECKSUM_AT..SIGNATURE_AT].copy_from_slice(&sum.to_le_bytes());
     Ok(out)
+}
+
+/// Signs an encoded ruleset in place: sets the expiry (`None`: never) and the
+/// signer's key id, recomputes the checksum and writes the signature. Signing a
+/// signed ruleset again replaces its signature.
+///
+/// ```
+/// use edgeflag_evaluator::accept::{Policy, Verdict};
+/// use edgeflag_evaluator::signature::{SecretKey, TrustedKeys};
+/// use edgeflag_evaluator::{format, model::Body, Ruleset};
+///
+/// let key = SecretKey::from_seed([9; 32]);
+/// let mut bytes = format::encode(&Body::default(), &format::EncodeOptions {
+///     environment: "production", version: 7, epoch: 1, created_at_ms: 0,
+/// }).unwrap();
+/// format::sign(&mut bytes, &key, Some(2_000_000_000_000)).unwrap();
+///
+/// let rs = Ruleset::from_bytes(&bytes).unwrap();
+/// let mut trusted = TrustedKeys::default();
+/// trusted.add(key.public_key()).unwrap();
+/// let policy = Policy::new().trust(trusted);
+/// assert_eq!(policy.check(None, &rs, Some(1_900_000_000_000)), Ok(Verdict::Newer));
+/// ```
+pub fn sign(
+    bytes: &mut [u8],
+    signer: &dyn Signer,
+    expires_at_ms: Option<i64>,
+) -> Result<(), SignError> {
+    read_header(bytes).map_err(SignError::NotARuleset)?;
+    if expires_at_ms.is_some_and(|at| at <= 0) {
+        return Err(SignError::NotARuleset(DecodeError::BadHeader(
+            "expiry must be after 1970",
+        )));
+    }
+    bytes[ALG_AT] = ALG_ED25519;
+    bytes[EXPIRES_AT..KEY_ID_AT].copy_from_slice(&expires_at_ms.unwrap_or(0).to_le_bytes());
+    bytes[KEY_ID_AT..CHECKSUM_AT].copy_from_slice(&signer.key_id().0.to_le_bytes());
+    let sum = checksum(&bytes[..CHECKSUM_AT], &bytes[HEADER_LEN..]);
+    bytes[CHECKSUM_AT..SIGNATURE_AT].copy_from_slice(&sum.to_le_bytes());
+    let digest = signed_digest(bytes);
+    let signature = signer.sign_digest(&digest)?;
+    bytes[SIGNATURE_AT..HEADER_LEN].copy_from_slice(&signature);
+    Ok(())
+}
+
+/// The digest a ruleset's signature covers (see [`crate::signature`]); `bytes`
+/// is a whole ruleset whose header [`read_header`] accepted.
+pub(crate) fn signed_digest(bytes: &[u8]) -> [u8; 64] {
+    signature::digest(&bytes[..SIGNATURE_AT], &bytes[HEADER_LEN..])
 }
 
 fn checksum(header: &[u8], body: &[u8]) -> u64 {
@@ -288,7 +385,7 @@ pub fn read_header(bytes: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
         });
     }
     if usize::from(u16_at(bytes, 6)) != HEADER_LEN {
-        return Err(DecodeError::BadHeader("header length is not 176"));
+        return Err(DecodeError::BadHeader("header length is not 192"));
     }
     let body_len = u32_at(bytes, 24);
     if body_len as usize > MAX_BODY_LEN {
@@ -331,24 +428,43 @@ pub fn read_header(bytes: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
     if bytes[30] != 0 || bytes[31] != 0 {
         return Err(DecodeError::BadHeader("reserved bytes are not zero"));
     }
-    let signature_alg = bytes[29];
-    if signature_alg != 0 {
-        // Signature verification is not implemented yet: a ruleset that claims to
-        // be signed must not load as if it had been verified.
-        return Err(DecodeError::BadHeader(
-            "signed rulesets are not supported by this build",
-        ));
+    let version = u64_at(bytes, 8);
+    if version > MAX_VERSION {
+        return Err(DecodeError::BadHeader("version exceeds 2^53 - 1"));
+    }
+    let expires_at = u64_at(bytes, EXPIRES_AT) as i64;
+    let key_id = u64_at(bytes, KEY_ID_AT);
+    let mut sig = [0u8; 64];
+    sig.copy_from_slice(&bytes[SIGNATURE_AT..HEADER_LEN]);
+    let signature = match bytes[ALG_AT] {
+        ALG_NONE => {
+            if expires_at != 0 || key_id != 0 || sig != [0; 64] {
+                return Err(DecodeError::BadHeader(
+                    "an unsigned ruleset has an expiry, key id or signature",
+                ));
+            }
+            None
+        }
+        ALG_ED25519 => Some(Seal {
+            key_id: KeyId(key_id),
+            signature: sig,
+        }),
+        _ => return Err(DecodeError::BadHeader("unknown signature algorithm")),
+    };
+    if expires_at < 0 {
+        return Err(DecodeError::BadHeader("expiry is before 1970"));
     }
     Ok((
         Header {
             format_version,
             environment,
-            version: u64_at(bytes, 8),
+            version,
             epoch: u64_at(bytes, EPOCH_AT),
             created_at_ms: u64_at(bytes, 16) as i64,
             body_len,
             checksum: expected,
-            signature_alg,
+            expires_at_ms: (expires_at != 0).then_some(expires_at),
+            signature,
         },
         body,
     ))

@@ -41,6 +41,7 @@ pub mod json;
 pub mod model;
 mod ruleset;
 pub mod semver;
+pub mod signature;
 
 pub use context::{AttrValue, Context, Scalar};
 pub use eval::{Detail, ErrorKind, FlagValue, Reason};

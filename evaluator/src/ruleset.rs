@@ -62,6 +62,8 @@ pub struct Ruleset {
     spans: Vec<(u32, u32)>,
     /// Hash of each attribute name, as [`Context`](crate::Context) hashes names.
     pub(crate) attr_hashes: Vec<u64>,
+    /// What the signature covers, for a signed ruleset read from bytes.
+    signed_digest: Option<[u8; 64]>,
 }
 
 impl Ruleset {
@@ -69,11 +71,18 @@ impl Ruleset {
     /// corrupted, wrong-magic, newer-format or inconsistent bytes give a typed error.
     pub fn from_bytes(bytes: &[u8]) -> Result<Ruleset, DecodeError> {
         let (header, body) = format::read_header(bytes)?;
+        let signed_digest = header
+            .signature
+            .is_some()
+            .then(|| format::signed_digest(bytes));
         let body = format::decode_body(body)?;
-        Ruleset::from_body(header, body)
+        let mut rs = Ruleset::from_body(header, body)?;
+        rs.signed_digest = signed_digest;
+        Ok(rs)
     }
 
-    /// Verifies a decoded body and builds the indexes.
+    /// Verifies a decoded body and builds the indexes. A ruleset built this way
+    /// has no bytes a signature could cover: a policy with trusted keys refuses it.
     pub fn from_body(header: Header, body: Body) -> Result<Ruleset, DecodeError> {
         check_body(&body).map_err(DecodeError::Invalid)?;
         let regexes = compile_regexes(&body).map_err(DecodeError::Invalid)?;
@@ -120,12 +129,19 @@ impl Ruleset {
             collided,
             spans,
             attr_hashes,
+            signed_digest: None,
         })
     }
 
-    /// The header: environment, version, creation time, checksum.
+    /// The header: environment, version, creation time, checksum, signature.
     pub fn header(&self) -> &Header {
         &self.header
+    }
+
+    /// The digest the header's signature covers; `None` when the ruleset is
+    /// unsigned or was not read from bytes ([`Ruleset::from_body`]).
+    pub(crate) fn signed_digest(&self) -> Option<&[u8; 64]> {
+        self.signed_digest.as_ref()
     }
 
     /// The compiled body, for tools that inspect rulesets.

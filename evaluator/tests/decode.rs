@@ -59,15 +59,15 @@ fn wrong_magic_is_refused() {
 
 #[test]
 fn other_format_versions_are_refused() {
-    // 3: newer; 1: the pre-release layout without an epoch.
-    for found in [3u16, 1] {
+    // 4: newer; 2 and 1: pre-release layouts without signatures or an epoch.
+    for found in [4u16, 2, 1] {
         let mut bytes = good();
         bytes[4..6].copy_from_slice(&found.to_le_bytes());
         assert_eq!(
             Ruleset::from_bytes(&bytes).unwrap_err(),
             DecodeError::UnsupportedVersion {
                 found,
-                supported: 2
+                supported: 3
             }
         );
     }
@@ -76,12 +76,9 @@ fn other_format_versions_are_refused() {
 #[test]
 fn every_single_bit_flip_is_refused() {
     let bytes = good();
+    // The signature slot is outside the checksum, but an unsigned ruleset's slot
+    // must be zero: no byte can change unnoticed.
     for i in 0..bytes.len() {
-        // The signature slot is not covered by the checksum (it covers the
-        // checksummed bytes itself); an unsigned ruleset ignores it.
-        if (112..HEADER_LEN).contains(&i) {
-            continue;
-        }
         for bit in 0..8 {
             let mut b = bytes.clone();
             b[i] ^= 1 << bit;
@@ -95,17 +92,50 @@ fn every_single_bit_flip_is_refused() {
 
 /// Rewrites the checksum after a deliberate edit, so a later check must refuse it.
 fn resum(bytes: &mut [u8]) {
-    let sum = checksum(&bytes[..104], &bytes[HEADER_LEN..]);
-    bytes[104..112].copy_from_slice(&sum.to_le_bytes());
+    let sum = checksum(&bytes[..120], &bytes[HEADER_LEN..]);
+    bytes[120..128].copy_from_slice(&sum.to_le_bytes());
 }
 
 #[test]
-fn signed_rulesets_are_refused_until_verification_exists() {
+fn unknown_signature_algorithms_are_refused() {
+    for alg in [2u8, 255] {
+        let mut bytes = good();
+        bytes[29] = alg;
+        resum(&mut bytes);
+        assert_eq!(
+            Ruleset::from_bytes(&bytes).unwrap_err(),
+            DecodeError::BadHeader("unknown signature algorithm")
+        );
+    }
+}
+
+#[test]
+fn an_unsigned_ruleset_carries_no_expiry_key_id_or_signature() {
+    for at in [104, 112, 128, 191] {
+        let mut bytes = good();
+        bytes[at] = 1;
+        resum(&mut bytes);
+        assert!(
+            matches!(Ruleset::from_bytes(&bytes), Err(DecodeError::BadHeader(m)) if m.contains("unsigned")),
+            "byte {at}"
+        );
+    }
+}
+
+#[test]
+fn versions_above_2_pow_53_are_refused() {
     let mut bytes = good();
-    bytes[29] = 1;
+    bytes[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
     resum(&mut bytes);
-    assert!(
-        matches!(Ruleset::from_bytes(&bytes), Err(DecodeError::BadHeader(m)) if m.contains("signed"))
+    assert_eq!(
+        Ruleset::from_bytes(&bytes).unwrap_err(),
+        DecodeError::BadHeader("version exceeds 2^53 - 1")
+    );
+    bytes[8..16].copy_from_slice(&format::MAX_VERSION.to_le_bytes());
+    resum(&mut bytes);
+    assert_eq!(
+        Ruleset::from_bytes(&bytes).unwrap().header().version,
+        format::MAX_VERSION
     );
 }
 
@@ -940,8 +970,7 @@ proptest! {
         bytes.truncate(HEADER_LEN);
         bytes.extend_from_slice(&body);
         bytes[24..28].copy_from_slice(&(body.len() as u32).to_le_bytes());
-        let sum = checksum(&bytes[..96], &body);
-        bytes[96..104].copy_from_slice(&sum.to_le_bytes());
+        resum(&mut bytes);
         if let Ok(rs) = Ruleset::from_bytes(&bytes) {
             let ctx = Context::new("u").with("country", "DE");
             for (_k, d) in rs.all_flags(&ctx) {
@@ -957,8 +986,7 @@ proptest! {
         let body_len = bytes.len() - HEADER_LEN;
         let i = HEADER_LEN + pos % body_len;
         bytes[i] = val;
-        let sum = checksum(&bytes[..96], &bytes[HEADER_LEN..]);
-        bytes[96..104].copy_from_slice(&sum.to_le_bytes());
+        resum(&mut bytes);
         if let Ok(rs) = Ruleset::from_bytes(&bytes) {
             let ctx = Context::new("u").with("country", "DE").with("plan", "pro");
             for (_k, d) in rs.all_flags(&ctx) {
@@ -990,12 +1018,12 @@ fn the_documented_example_ruleset_is_what_the_writer_produces() {
     )
     .unwrap();
     let mut expected = vec![0u8; HEADER_LEN + 6];
-    expected[..8].copy_from_slice(&[0x45, 0x46, 0x52, 0x53, 0x02, 0x00, 0xb0, 0x00]);
+    expected[..8].copy_from_slice(&[0x45, 0x46, 0x52, 0x53, 0x03, 0x00, 0xc0, 0x00]);
     expected[8] = 1;
     expected[24] = 6;
     expected[28] = 7;
     expected[32..39].copy_from_slice(b"default");
     expected[96] = 1;
-    expected[104..112].copy_from_slice(&0xad83_78db_30e7_8f04u64.to_le_bytes());
+    expected[120..128].copy_from_slice(&0x5927_7f61_c6e1_df9bu64.to_le_bytes());
     assert_eq!(bytes, expected);
 }

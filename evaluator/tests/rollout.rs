@@ -98,7 +98,7 @@ proptest! {
     #[test]
     fn encode_decode_round_trips(
         env in "[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
-        version in any::<u64>(),
+        version in 0..=format::MAX_VERSION,
         created in any::<i64>(),
         keys in proptest::collection::btree_set("[a-z0-9-]{1,16}", 0..20),
         percent in 0u32..=BUCKETS,

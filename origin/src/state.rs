@@ -4,7 +4,9 @@
 
 use crate::metrics::Metrics;
 use edgeflag_evaluator::accept::{Policy, Verdict};
-use edgeflag_evaluator::format::{self, Header};
+use edgeflag_evaluator::format::Header;
+use edgeflag_evaluator::signature::TrustedKeys;
+use edgeflag_evaluator::Ruleset;
 use edgeflag_publish::layout::{self, etag_of};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -53,6 +55,8 @@ pub struct State {
     pub announce: broadcast::Sender<Announce>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// Keys a file must be signed by to be served; `None`: any verified file.
+    trust: Option<TrustedKeys>,
 }
 
 impl State {
@@ -64,7 +68,15 @@ impl State {
             seen: Mutex::new(HashMap::new()),
             announce: broadcast::channel(1024).0,
             metrics: Metrics::default(),
+            trust: None,
         }
+    }
+
+    /// Serves only files signed by one of `keys` (an unsigned, tampered or
+    /// unknown-key file is refused and the served one stays).
+    pub fn trusting(mut self, keys: Option<TrustedKeys>) -> State {
+        self.trust = keys;
+        self
     }
 
     /// The ruleset served for `env`.
@@ -117,18 +129,24 @@ impl State {
                 self.metrics.reload_refused.fetch_add(1, Relaxed);
                 tracing::warn!(file = %path.display(), "not serving: {why}");
             };
-            let header = match format::read_header(&bytes) {
-                Ok((h, _)) => h,
+            // Decoded in full, not just the header: a file that every client
+            // would refuse (bad invariants, over budget) is never served.
+            let ruleset = match Ruleset::from_bytes(&bytes) {
+                Ok(rs) => rs,
                 Err(e) => {
                     refuse(e.to_string());
                     continue;
                 }
             };
             // The directory names the environment; the one policy decides
-            // whether this file may replace what is served.
-            let policy = Policy::new().environment(env.as_str());
+            // whether this file may replace what is served. The directory is
+            // the origin's own source: an expired file is still served (and
+            // reported), clients decide about freshness.
+            let policy = Policy::new()
+                .environment(env.as_str())
+                .trust_opt(self.trust.clone());
             let held_header = held.as_ref().map(|h| &h.header);
-            match policy.check(held_header, &header) {
+            match policy.check(held_header, &ruleset, None) {
                 Ok(Verdict::Newer) => {}
                 Ok(Verdict::Same) => continue,
                 Err(refusal) => {
@@ -136,6 +154,8 @@ impl State {
                     continue;
                 }
             }
+            let header = ruleset.header().clone();
+            drop(ruleset);
             let etag = etag_of(&bytes);
             let (version, epoch) = (header.version, header.epoch);
             let current = Arc::new(Current {

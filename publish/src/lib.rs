@@ -31,7 +31,7 @@ const ATTEMPTS: u32 = 16;
 /// could compare equal. A destination whose manifest or `current.efr` is at (or
 /// claims to be past) this version refuses further publishes with
 /// [`PublishError::VersionExhausted`].
-pub const MAX_VERSION: u64 = (1 << 53) - 1;
+pub use edgeflag_evaluator::format::MAX_VERSION;
 
 /// Waits a little before retrying after a lost race: a random 0–25 ms times the
 /// attempt number, so racing publishers spread out instead of colliding again.

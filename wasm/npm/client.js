@@ -14,8 +14,8 @@
 import { Ruleset, DecodeError } from './core.js';
 
 const MAX_BACKOFF_MS = 5 * 60_000;
-/** The largest ruleset the format allows: a 64 MiB body and the 176-byte header. */
-const MAX_RULESET_BYTES = 64 * 1024 * 1024 + 176;
+/** The largest ruleset the format allows: a 64 MiB body and the 192-byte header. */
+const MAX_RULESET_BYTES = 64 * 1024 * 1024 + 192;
 
 /** Package-wide defaults an entry point may set (the Node entry sets EventSource). */
 export const defaults = { EventSource: undefined };
@@ -237,7 +237,7 @@ export function retryAfterMs(value, now = Date.now()) {
  * @param {string} [options.environment] Refuse rulesets of any other environment
  *   (default: the environment of the first ruleset accepted).
  * @param {number} [options.maxRulesetBytes] Largest download accepted (default: the
- *   format's limit, 64 MiB + 176): a larger Content-Length is refused unread, and a
+ *   format's limit, 64 MiB + 192): a larger Content-Length is refused unread, and a
  *   body is read no further than this.
  * @param {number} [options.minEventRefreshMs=100] Shortest spacing of downloads
  *   triggered by pushed announcements; announcements meanwhile are coalesced into

@@ -87,7 +87,7 @@ impl Ruleset {
     /// The acceptance policy's answer for this ruleset replacing `held`.
     fn check(&self, held: Option<&Ruleset>, environment: Option<String>) -> Result<bool, JsError> {
         let policy = ef::accept::Policy::for_environment(environment.as_deref());
-        match policy.check(held.map(|h| h.inner.header()), self.inner.header()) {
+        match policy.check(held.map(|h| h.inner.header()), &self.inner, None) {
             Ok(ef::accept::Verdict::Newer) => Ok(true),
             Ok(ef::accept::Verdict::Same) => Ok(false),
             Err(refusal) => Err(JsError::new(&format!("{}: {refusal}", refusal.kind()))),

@@ -288,7 +288,7 @@ test('a Content-Length over the largest ruleset is refused without reading the b
   const client = createClient({ url: `${srv.url}/production/current.efr`, pollIntervalMs: 0, events: false });
   try {
     const rs = await client.ready();
-    const declared = 64 * MiB + 176 + 1; // the default maximum is the format's: a 64 MiB body and its header
+    const declared = 64 * MiB + 192 + 1; // the default maximum is the format's: a 64 MiB body and its header
     srv.state.efr = (req, res, entry) => {
       res.writeHead(200, { 'Content-Length': String(declared) });
       pump(res, Buffer.alloc(1 * MiB), declared, entry);
@@ -296,7 +296,7 @@ test('a Content-Length over the largest ruleset is refused without reading the b
     const st = await client.refresh();
     assert.equal(client.ruleset, rs);
     assert.equal(st.state, 'stale');
-    assert.match(st.lastError, new RegExp(`Content-Length ${declared} exceeds the largest ruleset \\(${64 * MiB + 176} bytes\\)`));
+    assert.match(st.lastError, new RegExp(`Content-Length ${declared} exceeds the largest ruleset \\(${64 * MiB + 192} bytes\\)`));
     const e = srv.gets().at(-1);
     await waitFor(() => e.closedAt, 5_000, 'the connection closed');
     assert.equal(e.aborted, true);
