@@ -12,6 +12,7 @@ mod diff;
 mod error;
 mod eval;
 mod inspect;
+mod keys;
 mod publish;
 mod serve;
 
@@ -111,6 +112,8 @@ enum Command {
         /// hold (after the destination was restored to an older state).
         #[arg(long)]
         new_epoch: bool,
+        #[command(flatten)]
+        signing: keys::SigningArgs,
     },
     /// Republish an earlier version's rules as a new, higher version.
     Rollback {
@@ -125,6 +128,39 @@ enum Command {
         /// Who is rolling back, for the audit log.
         #[arg(long)]
         actor: Option<String>,
+        #[command(flatten)]
+        signing: keys::SigningArgs,
+    },
+    /// Sign an environment's current rules again, with a fresh expiry, as a new
+    /// version (run it on a schedule, well within `--expires-in`).
+    Resign {
+        #[command(flatten)]
+        target: publish::Target,
+        /// The environment (repeatable; at least one).
+        #[arg(long = "env", required = true)]
+        envs: Vec<String>,
+        /// Who is signing, for the audit log.
+        #[arg(long)]
+        actor: Option<String>,
+        #[command(flatten)]
+        signing: keys::SigningArgs,
+    },
+    /// Generate an Ed25519 signing key: KEY (secret, mode 0600) and KEY.pub.
+    Keygen {
+        /// Where to write the secret key; the public key goes to KEY.pub.
+        #[arg(long, value_name = "KEY")]
+        out: PathBuf,
+    },
+    /// Check a ruleset's signature: exit 0 only when it is signed by a trusted
+    /// key, unchanged since, and not expired.
+    Verify {
+        /// The ruleset file.
+        ruleset: PathBuf,
+        #[command(flatten)]
+        trust: keys::TrustArgs,
+        /// Accept an expired ruleset whose signature is good.
+        #[arg(long)]
+        allow_expired: bool,
     },
     /// List an environment's published versions: time, checksum, size, who, and
     /// what changed.
@@ -189,13 +225,35 @@ fn main() -> ExitCode {
             actor,
             force,
             new_epoch,
-        } => publish::publish(&src, &target, &envs, actor.as_deref(), force, new_epoch),
+            signing,
+        } => publish::publish(
+            &src,
+            &target,
+            &envs,
+            actor.as_deref(),
+            force,
+            new_epoch,
+            &signing,
+        ),
         Command::Rollback {
             target,
             env,
             version,
             actor,
-        } => publish::rollback(&target, &env, version, actor.as_deref()),
+            signing,
+        } => publish::rollback(&target, &env, version, actor.as_deref(), &signing),
+        Command::Resign {
+            target,
+            envs,
+            actor,
+            signing,
+        } => publish::resign(&target, &envs, actor.as_deref(), &signing),
+        Command::Keygen { out } => keys::keygen(&out),
+        Command::Verify {
+            ruleset,
+            trust,
+            allow_expired,
+        } => keys::verify(&ruleset, &trust, allow_expired),
         Command::History { target, env, json } => publish::history(&target, &env, json),
         Command::Serve(args) => serve::run(args),
     };

@@ -1,5 +1,6 @@
 //! `edgeflag publish`, `edgeflag rollback` and `edgeflag history`.
 
+use super::keys::{Loaded, SigningArgs};
 use super::CliError;
 use edgeflag_compiler::describe::rfc3339_ms;
 use edgeflag_publish::dest::Destination;
@@ -87,7 +88,9 @@ pub fn publish(
     actor: Option<&str>,
     force: bool,
     new_epoch: bool,
+    signing: &SigningArgs,
 ) -> Result<ExitCode, CliError> {
+    let key = signing.load()?;
     let compiled = super::build::compile(src)?;
     for wanted in envs {
         if !compiled.iter().any(|e| &e.name == wanted) {
@@ -109,7 +112,8 @@ pub fn publish(
             let p = Publication::new(&env.name, &env.body)
                 .actor(&actor)
                 .force(force)
-                .new_epoch(new_epoch);
+                .new_epoch(new_epoch)
+                .signed(key.as_ref().map(Loaded::signing));
             let outcome = publish::publish(&store, &p).await?;
             report(&env.name, &target.to, &outcome);
         }
@@ -123,15 +127,47 @@ pub fn rollback(
     env: &str,
     version: u64,
     actor: Option<&str>,
+    signing: &SigningArgs,
 ) -> Result<ExitCode, CliError> {
+    let key = signing.load()?;
     let actor = self::actor(actor);
     runtime()?.block_on(async {
         let store = Store::open(&target.to, &target.options()).await;
-        let outcome = publish::rollback(&store, env, version, &actor).await?;
+        let outcome = publish::rollback(
+            &store,
+            env,
+            version,
+            &actor,
+            key.as_ref().map(Loaded::signing),
+        )
+        .await?;
         if let Outcome::Published { version: new, .. } = outcome {
             outln!("rolled back {env} to the rules of v{version}, as v{new}");
         }
         report(env, &target.to, &outcome);
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `edgeflag resign --to DEST --env NAME… --signing-key KEY`.
+pub fn resign(
+    target: &Target,
+    envs: &[String],
+    actor: Option<&str>,
+    signing: &SigningArgs,
+) -> Result<ExitCode, CliError> {
+    let Some(key) = signing.load()? else {
+        return Err(CliError::Usage(
+            "resign needs a signing key: --signing-key KEY or $EDGEFLAG_SIGNING_KEY".into(),
+        ));
+    };
+    let actor = self::actor(actor);
+    runtime()?.block_on(async {
+        let store = Store::open(&target.to, &target.options()).await;
+        for env in envs {
+            let outcome = publish::resign(&store, env, &actor, key.signing()).await?;
+            report(env, &target.to, &outcome);
+        }
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -158,6 +194,7 @@ pub fn history(target: &Target, env: &str, json: bool) -> Result<ExitCode, CliEr
             let what = match e.action {
                 Action::Publish => "publish".to_string(),
                 Action::Rollback { to } => format!("rollback to v{to}"),
+                Action::Resign => "re-sign".to_string(),
             };
             let at = rfc3339_ms(e.created_at_ms);
             outln!(

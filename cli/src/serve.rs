@@ -26,6 +26,12 @@ pub struct ServeArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Keys the served files must be signed by.
+    #[command(flatten)]
+    trust: super::keys::TrustArgs,
+    /// How `--watch` publishes are signed (and signed again before they lapse).
+    #[command(flatten)]
+    signing: super::keys::SigningArgs,
 }
 
 /// Starts the runtime and serves until Ctrl-C or SIGTERM. Prints `listening on
@@ -45,7 +51,13 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         builder.worker_threads(n.max(1));
     }
     let runtime = builder.enable_all().build().map_err(CliError::Runtime)?;
-    let mut config = Config::new(args.dir).listen(args.listen);
+    let mut config = Config::new(args.dir)
+        .listen(args.listen)
+        .trust(args.trust.load()?);
+    if let Some(key) = args.signing.load()? {
+        let (signer, lifetime) = key.into_parts();
+        config = config.sign(signer, lifetime);
+    }
     if let Some(src) = args.watch {
         config = config.watch(src, super::publish::actor(args.actor.as_deref()));
     }

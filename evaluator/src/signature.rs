@@ -119,8 +119,9 @@ pub enum SignError {
 
 /// Something that signs ruleset digests: a [`SecretKey`] in memory, or a KMS or
 /// HSM that holds the key. It is handed the 64-byte digest described in the
-/// [module docs](self), never the ruleset.
-pub trait Signer {
+/// [module docs](self), never the ruleset. `Send + Sync`, so publishing can run
+/// on any thread of an async runtime; `Debug` must never show key material.
+pub trait Signer: Send + Sync + fmt::Debug {
     /// The id of the key that signs.
     fn key_id(&self) -> KeyId;
     /// An Ed25519 signature over `digest` (the 64 bytes are the message).

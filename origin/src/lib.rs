@@ -33,6 +33,7 @@ pub use http::{router, KEEP_ALIVE};
 pub use metrics::Metrics;
 pub use state::{Announce, Current, State};
 
+use edgeflag_evaluator::signature::{Signer, TrustedKeys};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -74,6 +75,12 @@ pub struct Config {
     pub watch: Option<PathBuf>,
     /// Audit-log actor for `watch` publishes.
     pub actor: String,
+    /// Serve only files signed by these keys (see [`Config::trust`]).
+    pub trust: Option<TrustedKeys>,
+    /// Sign `watch` publishes, and sign again before they lapse.
+    pub signer: Option<Arc<dyn Signer>>,
+    /// Lifetime of signed `watch` publishes (`None`: never expire).
+    pub lifetime: Option<std::time::Duration>,
 }
 
 impl Config {
@@ -84,7 +91,31 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             watch: None,
             actor: "edgeflag-origin".into(),
+            trust: None,
+            signer: None,
+            lifetime: Some(edgeflag_publish::DEFAULT_LIFETIME),
         }
+    }
+
+    /// Serve only rulesets signed by one of `keys`: the directory watch refuses
+    /// unsigned, tampered and unknown-key files and keeps serving the last good
+    /// one.
+    pub fn trust(mut self, keys: Option<TrustedKeys>) -> Config {
+        self.trust = keys;
+        self
+    }
+
+    /// Sign what `watch` publishes with `signer`, each ruleset fresh for
+    /// `lifetime`; the origin publishes a re-signed version before half of it
+    /// has passed, so clients never see it lapse while the origin runs.
+    pub fn sign(
+        mut self,
+        signer: Arc<dyn Signer>,
+        lifetime: Option<std::time::Duration>,
+    ) -> Config {
+        self.signer = Some(signer);
+        self.lifetime = lifetime;
+        self
     }
 
     /// Listen on `addr` instead.
@@ -113,14 +144,18 @@ impl Origin {
     /// Publishes the watched source (if any), loads the directory, starts the
     /// watchers and binds the socket.
     pub async fn start(config: Config) -> Result<Origin, ServeError> {
-        let state = Arc::new(State::new(config.dir.clone()));
+        let state = Arc::new(State::new(config.dir.clone()).trusting(config.trust.clone()));
         if let Some(src) = &config.watch {
-            watch::compile_and_publish(&state, src, &config.actor).await;
-            watch::spawn(state.clone(), src.clone(), config.actor.clone()).map_err(|source| {
-                ServeError::Watch {
-                    path: src.display().to_string(),
-                    source,
-                }
+            let source = watch::Source {
+                path: src.clone(),
+                actor: config.actor.clone(),
+                signer: config.signer.clone(),
+                lifetime: config.lifetime,
+            };
+            watch::compile_and_publish(&state, &source).await;
+            watch::spawn(state.clone(), source).map_err(|source| ServeError::Watch {
+                path: src.display().to_string(),
+                source,
             })?;
         }
         state.refresh();

@@ -3,8 +3,9 @@
 //! the last good ruleset keeps serving.
 
 use crate::state::State;
+use edgeflag_evaluator::signature::Signer;
 use edgeflag_publish::store::{DirStore, Store};
-use edgeflag_publish::{Outcome, Publication};
+use edgeflag_publish::{Outcome, Publication, Signing};
 use notify::{RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering::Relaxed;
@@ -27,8 +28,34 @@ fn is_change(e: &notify::Event) -> bool {
     }
 }
 
-/// Compiles `src` and publishes every environment into the served directory.
-pub async fn compile_and_publish(state: &State, src: &Path, actor: &str) {
+/// The watched source and how its rulesets are published.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The source file or directory.
+    pub path: PathBuf,
+    /// Who publishes, in the audit log.
+    pub actor: String,
+    /// Signs each publish, when set.
+    pub signer: Option<Arc<dyn Signer>>,
+    /// Lifetime of signed rulesets.
+    pub lifetime: Option<Duration>,
+}
+
+impl Source {
+    /// How often to check whether the rulesets need signing again: an eighth of
+    /// their lifetime (so a re-sign lands well before half of it has passed),
+    /// between 1 s and 1 h; `None` when nothing expires.
+    fn resign_every(&self) -> Option<Duration> {
+        self.signer.as_ref()?;
+        let lifetime = self.lifetime?;
+        Some((lifetime / 8).clamp(Duration::from_secs(1), Duration::from_secs(3600)))
+    }
+}
+
+/// Compiles the source and publishes every environment into the served
+/// directory (signed, and signed again when due, if a signer is set).
+pub async fn compile_and_publish(state: &State, source: &Source) {
+    let src = source.path.as_path();
     let compiled = match edgeflag_compiler::compile_path(src) {
         Ok(c) => c,
         Err(diagnostics) => {
@@ -44,7 +71,13 @@ pub async fn compile_and_publish(state: &State, src: &Path, actor: &str) {
     };
     let store = Store::Dir(DirStore::new(state.dir.clone()));
     for env in &compiled {
-        let p = Publication::new(&env.name, &env.body).actor(actor);
+        let signing = source
+            .signer
+            .as_deref()
+            .map(|s| Signing::new(s).lifetime(source.lifetime));
+        let p = Publication::new(&env.name, &env.body)
+            .actor(&source.actor)
+            .signed(signing);
         match edgeflag_publish::publish(&store, &p).await {
             Ok(Outcome::Published {
                 version, changes, ..
@@ -83,19 +116,42 @@ fn change_watcher(
     Ok((watcher, rx))
 }
 
-/// Watches `src` and recompiles on change until the process ends.
-pub fn spawn(state: Arc<State>, src: PathBuf, actor: String) -> notify::Result<()> {
-    let (watcher, mut rx) = change_watcher(&src)?;
+/// Watches the source and recompiles on change until the process ends; with a
+/// signer, also wakes up to sign again before the rulesets lapse.
+pub fn spawn(state: Arc<State>, source: Source) -> notify::Result<()> {
+    let (watcher, mut rx) = change_watcher(&source.path)?;
+    let resign_every = source.resign_every();
     tokio::spawn(async move {
         // The watcher lives as long as this task.
         let _watcher = watcher;
-        while rx.recv().await.is_some() {
-            tokio::time::sleep(DEBOUNCE).await;
-            while rx.try_recv().is_ok() {}
-            compile_and_publish(&state, &src, &actor).await;
+        let mut resign = resign_every.map(|every| {
+            let mut i = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            i
+        });
+        loop {
+            tokio::select! {
+                msg = rx.recv() => {
+                    if msg.is_none() { break; }
+                    tokio::time::sleep(DEBOUNCE).await;
+                    while rx.try_recv().is_ok() {}
+                }
+                () = next_tick(resign.as_mut()) => {}
+            }
+            compile_and_publish(&state, &source).await;
         }
     });
     Ok(())
+}
+
+/// The next tick of `interval`; never, without one.
+async fn next_tick(interval: Option<&mut tokio::time::Interval>) {
+    match interval {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// Watches the served directory, so versions published by other processes

@@ -18,9 +18,10 @@ use edgeflag_compiler::diff;
 use edgeflag_evaluator::accept::Position;
 use edgeflag_evaluator::format::{self, EncodeOptions, Header, HEADER_LEN};
 use edgeflag_evaluator::model::Body;
+use edgeflag_evaluator::signature::{SignError, Signer};
 use edgeflag_evaluator::{DecodeError, Ruleset};
 use manifest::{Action, AuditRecord, Entry, Manifest};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use store::{Condition, Put, Store, StoreError};
 
 /// How many times a publish restarts after losing a race before giving up.
@@ -48,6 +49,22 @@ async fn back_off(attempt: u32) {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PublishError {
+    /// There is no `current.efr` to sign again.
+    #[error("environment {env}: nothing published at {key}")]
+    NothingPublished {
+        /// The environment.
+        env: String,
+        /// The key looked up.
+        key: String,
+    },
+    /// Signing failed (the signer's message says why); nothing was written.
+    #[error("environment {env}: signing failed: {source}")]
+    Sign {
+        /// The environment.
+        env: String,
+        /// The cause.
+        source: SignError,
+    },
     /// An environment name that is not `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`
     /// ([`edgeflag_compiler::is_valid_environment`]): it would not stay one path
     /// segment or key component (`../x`, `a/b`). Checked before any key is built.
@@ -183,7 +200,76 @@ pub struct Publication<'a> {
     /// Begin a new epoch (clients then accept this version whatever they hold):
     /// the way back after a destination was restored to an older state.
     pub new_epoch: bool,
+    /// How to sign it; `None` publishes unsigned.
+    pub signing: Option<Signing<'a>>,
 }
+
+/// How rulesets are signed: by whom, and how long each stays fresh.
+///
+/// A signed publish whose rules did not change still publishes (as
+/// [`Action::Resign`]) when the current ruleset is unsigned, signed by another
+/// key, or past half its lifetime: running `edgeflag publish` on a schedule
+/// keeps rulesets fresh.
+#[derive(Clone, Copy)]
+pub struct Signing<'a> {
+    /// The key (or KMS) that signs.
+    pub signer: &'a dyn Signer,
+    /// How long a ruleset stays fresh after it is published; `None`: it never
+    /// expires (readers then cannot tell a replayed old ruleset from a new one).
+    pub lifetime: Option<Duration>,
+}
+
+impl std::fmt::Debug for Signing<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signing")
+            .field("key_id", &self.signer.key_id())
+            .field("lifetime", &self.lifetime)
+            .finish()
+    }
+}
+
+impl<'a> Signing<'a> {
+    /// Signing by `signer`, fresh for [`DEFAULT_LIFETIME`].
+    pub fn new(signer: &'a dyn Signer) -> Signing<'a> {
+        Signing {
+            signer,
+            lifetime: Some(DEFAULT_LIFETIME),
+        }
+    }
+
+    /// Fresh for `lifetime` (`None`: never expires).
+    pub fn lifetime(mut self, lifetime: Option<Duration>) -> Signing<'a> {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// The expiry of a ruleset created at `created_at_ms`.
+    fn expires_at(&self, created_at_ms: i64) -> Option<i64> {
+        self.lifetime
+            .map(|l| created_at_ms.saturating_add(i64::try_from(l.as_millis()).unwrap_or(i64::MAX)))
+    }
+
+    /// Whether `current` needs signing again: unsigned, signed by another key,
+    /// or past half its lifetime at `now_ms`.
+    fn needs_resign(&self, current: &Header, now_ms: i64) -> bool {
+        let Some(seal) = current.signature else {
+            return true;
+        };
+        if seal.key_id != self.signer.key_id() {
+            return true;
+        }
+        match current.expires_at_ms {
+            None => self.lifetime.is_some(),
+            Some(at) => {
+                let half = (at - current.created_at_ms) / 2;
+                now_ms >= current.created_at_ms.saturating_add(half)
+            }
+        }
+    }
+}
+
+/// How long a signed ruleset stays fresh by default: 30 days.
+pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 impl<'a> Publication<'a> {
     /// A publish of `body` as the next version of `environment`, by `unknown`.
@@ -195,7 +281,14 @@ impl<'a> Publication<'a> {
             actor: "unknown",
             force: false,
             new_epoch: false,
+            signing: None,
         }
+    }
+
+    /// Sign with `signing` (default: unsigned).
+    pub fn signed(mut self, signing: Option<Signing<'a>>) -> Self {
+        self.signing = signing;
+        self
     }
 
     /// Who publishes.
@@ -354,7 +447,7 @@ pub async fn publish(store: &Store, p: &Publication<'_>) -> Result<Outcome, Publ
         };
         let (epoch, new_epoch) = next_epoch(&held, p.new_epoch);
         let created_at_ms = now_ms();
-        let bytes = format::encode(
+        let mut bytes = format::encode(
             p.body,
             &EncodeOptions {
                 environment: env,
@@ -371,10 +464,26 @@ pub async fn publish(store: &Store, p: &Publication<'_>) -> Result<Outcome, Publ
             .current
             .as_ref()
             .is_some_and(|cur| cur.get(HEADER_LEN..) == bytes.get(HEADER_LEN..));
+        let mut action = p.action.clone();
         if unchanged && !p.force && !new_epoch && p.action == Action::Publish {
-            return Ok(Outcome::Unchanged {
-                version: current_version.unwrap_or(0),
-            });
+            let resign = match (&p.signing, &held.header) {
+                (Some(s), Some(h)) => s.needs_resign(h, created_at_ms),
+                _ => false,
+            };
+            if !resign {
+                return Ok(Outcome::Unchanged {
+                    version: current_version.unwrap_or(0),
+                });
+            }
+            action = Action::Resign;
+        }
+        if let Some(s) = &p.signing {
+            format::sign(&mut bytes, s.signer, s.expires_at(created_at_ms)).map_err(|source| {
+                PublishError::Sign {
+                    env: env.into(),
+                    source,
+                }
+            })?;
         }
         // Never publish what a client would refuse.
         let new_rs = Ruleset::from_bytes(&bytes).map_err(|source| PublishError::Decode {
@@ -403,7 +512,7 @@ pub async fn publish(store: &Store, p: &Publication<'_>) -> Result<Outcome, Publ
             version: next,
             epoch,
             previous_version: current_version,
-            action: p.action.clone(),
+            action: action.clone(),
             actor: p.actor.to_string(),
             at_ms: created_at_ms,
             at: rfc3339_ms(created_at_ms),
@@ -420,7 +529,7 @@ pub async fn publish(store: &Store, p: &Publication<'_>) -> Result<Outcome, Publ
             created_at_ms,
             checksum: record.checksum.clone(),
             size: size as u64,
-            action: p.action.clone(),
+            action: action.clone(),
             actor: p.actor.to_string(),
             changes: changes.clone(),
         });
@@ -489,13 +598,15 @@ async fn advance_current(
     Err(PublishError::Contended { env: env.into() })
 }
 
-/// Republishes the rules of `version` as a new, higher version of `env`.
-/// Refuses an invalid environment name before reading anything.
+/// Republishes the rules of `version` as a new, higher version of `env`, signed
+/// with `signing` when given. Refuses an invalid environment name before reading
+/// anything.
 pub async fn rollback(
     store: &Store,
     env: &str,
     version: u64,
     actor: &str,
+    signing: Option<Signing<'_>>,
 ) -> Result<Outcome, PublishError> {
     check_environment(env)?;
     let key = layout::version(env, version);
@@ -522,7 +633,39 @@ pub async fn rollback(
     let p = Publication::new(env, &body)
         .action(Action::Rollback { to: version })
         .actor(actor)
-        .force(true);
+        .force(true)
+        .signed(signing);
+    publish(store, &p).await
+}
+
+/// Signs `env`'s current rules again, with a fresh expiry, as a new version
+/// ([`Action::Resign`]): what a scheduled job (or `edgeflag serve --watch`) runs
+/// before the current ruleset lapses.
+pub async fn resign(
+    store: &Store,
+    env: &str,
+    actor: &str,
+    signing: Signing<'_>,
+) -> Result<Outcome, PublishError> {
+    check_environment(env)?;
+    let key = layout::current(env);
+    let Some(obj) = store.get(&key).await? else {
+        return Err(PublishError::NothingPublished {
+            env: env.into(),
+            key,
+        });
+    };
+    let decode = |source| PublishError::Decode {
+        key: key.clone(),
+        source,
+    };
+    let (_, body) = format::read_header(&obj.bytes).map_err(decode)?;
+    let body = format::decode_body(body).map_err(decode)?;
+    let p = Publication::new(env, &body)
+        .action(Action::Resign)
+        .actor(actor)
+        .force(true)
+        .signed(Some(signing));
     publish(store, &p).await
 }
 
@@ -593,7 +736,7 @@ mod tests {
             let p = Publication::new(env, &body);
             let errs = [
                 publish(&store, &p).await.map(|_| ()),
-                rollback(&store, env, 1, "t").await.map(|_| ()),
+                rollback(&store, env, 1, "t", None).await.map(|_| ()),
                 history(&store, env).await.map(|_| ()),
             ];
             for e in errs {
@@ -603,5 +746,85 @@ mod tests {
             }
         }
         assert!(!root.exists(), "nothing written");
+    }
+
+    #[tokio::test]
+    async fn signed_publishes_verify_and_are_signed_again_when_needed() {
+        use edgeflag_evaluator::accept::Policy;
+        use edgeflag_evaluator::signature::{SecretKey, TrustedKeys};
+        let root = scratch("signed");
+        let store = Store::Dir(DirStore::new(root.clone()));
+        let key = SecretKey::from_seed([5; 32]);
+        let other = SecretKey::from_seed([6; 32]);
+        let body = Body::default();
+        let current = || {
+            let bytes = std::fs::read(root.join("production/current.efr")).unwrap();
+            Ruleset::from_bytes(&bytes).unwrap()
+        };
+        let signing = Signing::new(&key);
+        let p = Publication::new("production", &body).signed(Some(signing));
+        assert!(matches!(
+            publish(&store, &p).await.unwrap(),
+            Outcome::Published { version: 1, .. }
+        ));
+        let rs = current();
+        let mut trusted = TrustedKeys::default();
+        trusted.add(key.public_key()).unwrap();
+        let policy = Policy::new().trust(trusted);
+        assert!(policy.check(None, &rs, Some(now_ms())).is_ok());
+        let h = rs.header();
+        assert_eq!(h.signature.map(|s| s.key_id), Some(key.key_id()));
+        let lifetime = h.expires_at_ms.unwrap() - h.created_at_ms;
+        assert_eq!(lifetime, DEFAULT_LIFETIME.as_millis() as i64);
+
+        // Same rules, same key, fresh: nothing to do.
+        assert_eq!(
+            publish(&store, &p).await.unwrap(),
+            Outcome::Unchanged { version: 1 }
+        );
+        // Same rules, another key (rotation): signed again as a new version.
+        let rotated = Publication::new("production", &body).signed(Some(Signing::new(&other)));
+        assert!(matches!(
+            publish(&store, &rotated).await.unwrap(),
+            Outcome::Published { version: 2, .. }
+        ));
+        assert_eq!(
+            current().header().signature.map(|s| s.key_id),
+            Some(other.key_id())
+        );
+        // Past half its lifetime: signed again.
+        let short = Signing::new(&key).lifetime(Some(Duration::from_millis(4)));
+        let p = Publication::new("production", &body).signed(Some(short));
+        publish(&store, &p).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(matches!(
+            publish(&store, &p).await.unwrap(),
+            Outcome::Published { version: 4, .. }
+        ));
+        let m = history(&store, "production").await.unwrap().unwrap();
+        let actions: Vec<_> = m.versions.iter().map(|e| e.action.clone()).collect();
+        assert_eq!(
+            actions,
+            [
+                Action::Publish,
+                Action::Resign,
+                Action::Resign,
+                Action::Resign
+            ]
+        );
+        // An explicit re-sign, and a signed rollback.
+        resign(&store, "production", "cron", Signing::new(&key))
+            .await
+            .unwrap();
+        assert_eq!(current().header().version, 5);
+        rollback(&store, "production", 1, "ann", Some(Signing::new(&key)))
+            .await
+            .unwrap();
+        assert!(policy.check(None, &current(), Some(now_ms())).is_ok());
+        // Unsigned publishes stay unsigned.
+        let plain = Publication::new("production", &body).force(true);
+        publish(&store, &plain).await.unwrap();
+        assert!(current().header().signature.is_none());
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

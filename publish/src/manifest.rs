@@ -14,6 +14,8 @@ pub enum Action {
         /// The version whose rules were restored.
         to: u64,
     },
+    /// The current rules signed again, with a new expiry, as a new version.
+    Resign,
 }
 
 /// One published version, as listed in the manifest.

@@ -143,3 +143,15 @@ pub fn s2() -> Builder {
     b.bool_flag("s2", vec![rule], ft);
     b
 }
+
+/// Rewrites a ruleset's checksum after a deliberate edit of its bytes (what an
+/// attacker who knows the format does), so only a later check can refuse it:
+/// `xxh3_64(bytes[0..120] ++ body)` at 120..128.
+pub fn resum(bytes: &mut [u8]) {
+    use edgeflag_evaluator::format::HEADER_LEN;
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(&bytes[..120]);
+    h.update(&bytes[HEADER_LEN..]);
+    let sum = h.digest();
+    bytes[120..128].copy_from_slice(&sum.to_le_bytes());
+}
