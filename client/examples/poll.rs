@@ -1,12 +1,14 @@
 //! Follows one flag through the polling client.
 //!
 //! ```text
-//! cargo run -p edgeflag-client --example poll -- \
+//! cargo run -p edgeflag-client --example poll -- [--trust KEY.pub] \
 //!     http://127.0.0.1:8080/production/current.efr new-checkout '{"key":"user-42","country":"DE"}'
 //! ```
 //!
+//! With `--trust`, only rulesets signed by a key in that file are accepted.
 //! Prints a line (timestamp, version, value) at start and whenever the flag's value
-//! changes, and a status line when fetching fails or recovers. `RUST_LOG`-style
+//! changes, and a status line when fetching fails or recovers, and when the ruleset
+//! becomes stale or fresh again. `RUST_LOG`-style
 //! logging is not set up; the client's `tracing` events are not printed.
 
 use edgeflag_client::{Client, Status};
@@ -14,7 +16,7 @@ use edgeflag_evaluator::{Context, FlagValue};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn usage() -> ! {
-    eprintln!("usage: poll <URL of current.efr> <FLAG> [<context JSON>]");
+    eprintln!("usage: poll [--trust <KEY.pub>] <URL of current.efr> <FLAG> [<context JSON>]");
     std::process::exit(2)
 }
 
@@ -62,16 +64,25 @@ fn observe(client: &Client, flag: &str, ctx: &Context) -> (Option<u64>, String) 
 
 fn status_line(s: &Status) -> String {
     format!(
-        "status: failures={} push={} last_error={}",
+        "status: failures={} push={} verified_by={} stale={} last_error={}",
         s.consecutive_failures,
         if s.push_connected { "connected" } else { "off" },
+        s.verified_by
+            .map_or("- (unverified)".to_owned(), |k| k.to_string()),
+        s.stale,
         s.last_error.as_deref().unwrap_or("-"),
     )
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    let trust = if args.peek().is_some_and(|a| a == "--trust") {
+        args.next();
+        Some(args.next().unwrap_or_else(|| usage()))
+    } else {
+        None
+    };
     let url = args.next().unwrap_or_else(|| usage());
     let flag = args.next().unwrap_or_else(|| usage());
     let ctx: Context = match args.next() {
@@ -85,7 +96,11 @@ async fn main() {
         },
     };
 
-    let client = match Client::builder(url).start() {
+    let mut builder = Client::builder(url);
+    if let Some(path) = trust {
+        builder = builder.trust_file(path);
+    }
+    let client = match builder.start() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("cannot start the client: {e}");
@@ -104,6 +119,7 @@ async fn main() {
     }
     let mut failures = client.status().consecutive_failures;
     let mut push = client.status().push_connected;
+    let mut stale = client.status().stale;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     loop {
         tick.tick().await;
@@ -122,7 +138,7 @@ async fn main() {
         // connects or disconnects.
         let fail_change = st.consecutive_failures != failures
             && (failures == 0 || st.consecutive_failures == 0 || st.consecutive_failures % 5 == 0);
-        if fail_change || st.push_connected != push {
+        if fail_change || st.push_connected != push || st.stale != stale {
             println!(
                 "{} version={} {}",
                 timestamp(),
@@ -132,5 +148,6 @@ async fn main() {
         }
         failures = st.consecutive_failures;
         push = st.push_connected;
+        stale = st.stale;
     }
 }

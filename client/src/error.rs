@@ -2,7 +2,9 @@
 //! [`ClientBuilder::start`](super::ClientBuilder::start)) and the private
 //! [`FetchError`] (one failed poll, recorded in the status and logged).
 
+use edgeflag_evaluator::accept::Refusal;
 use edgeflag_evaluator::format::DecodeError;
+use edgeflag_evaluator::signature::KeyError;
 use std::path::PathBuf;
 use std::time::Duration;
 use thiserror::Error;
@@ -38,6 +40,30 @@ pub enum ClientError {
     /// The bootstrap bytes are not a valid ruleset.
     #[error("bootstrap ruleset refused: {0}")]
     Bootstrap(#[source] DecodeError),
+    /// The bootstrap ruleset is valid but the acceptance policy refuses it: with
+    /// trusted keys, it is unsigned, signed by another key, or its signature does
+    /// not match.
+    #[error("bootstrap ruleset refused ({kind}): {0}", kind = .0.kind())]
+    BootstrapRefused(#[source] Refusal),
+    /// A [`trust_file`](super::ClientBuilder::trust_file) could not be read.
+    #[error("cannot read trusted key file {path}: {source}")]
+    KeyFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The trusted keys are invalid: a malformed key file, or more keys in all
+    /// than a reader trusts at once.
+    #[error("invalid trusted keys{}: {source}", path.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default())]
+    InvalidKeys {
+        /// The key file, when the problem is in one.
+        path: Option<PathBuf>,
+        /// What is wrong.
+        #[source]
+        source: KeyError,
+    },
     /// The bootstrap ruleset is for another environment than the configured one.
     #[error("bootstrap ruleset is for environment {found:?}, the client expects {expected:?}")]
     EnvironmentMismatch {
@@ -71,11 +97,25 @@ pub(crate) enum FetchError {
     Truncated { expected: u64, got: usize },
     #[error("ruleset refused: {0}")]
     Decode(#[from] DecodeError),
-    #[error("ruleset refused: {0}")]
-    Refused(edgeflag_evaluator::accept::Refusal),
+    #[error("{}", refused_text(.0))]
+    Refused(Refusal),
+}
+
+/// A refusal as the status and the logs show it, with its stable code:
+/// `ruleset refused (UNSIGNED): ruleset is not signed, …`.
+pub(crate) fn refused_text(refusal: &Refusal) -> String {
+    format!("ruleset refused ({}): {refusal}", refusal.kind())
 }
 
 impl FetchError {
+    /// The policy's refusal, when that is what this is.
+    pub(crate) fn refusal(&self) -> Option<&Refusal> {
+        match self {
+            FetchError::Refused(r) => Some(r),
+            _ => None,
+        }
+    }
+
     /// The wait the origin asked for with `Retry-After`, if any.
     pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {

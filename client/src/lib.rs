@@ -10,6 +10,14 @@
 //! * It refuses corrupt, truncated, older or other-environment rulesets and keeps
 //!   the last good one; errors back off exponentially with jitter and honour
 //!   `Retry-After`.
+//! * With trusted keys ([`ClientBuilder::trust`], [`ClientBuilder::trust_file`])
+//!   it takes only rulesets signed by one of them, from the origin, the cache file
+//!   and the bootstrap alike; [`Status::verified_by`] names the key, and
+//!   [`Status::last_refusal`] says why a ruleset was refused. Without keys,
+//!   rulesets are taken *unverified* ([`Status::signatures_required`] is false).
+//! * A download that has already expired is refused (a replay). A held ruleset
+//!   that expires keeps serving but is reported *stale* ([`Status::stale`], a
+//!   warning, [`ClientBuilder::on_stale`]) until a newer one arrives.
 //! * Evaluation reads the current ruleset through an [`arc_swap`] pointer: it never
 //!   blocks and never waits for the network.
 //!
@@ -27,8 +35,9 @@ mod push;
 pub use error::ClientError;
 
 use arc_swap::ArcSwapOption;
-use edgeflag_evaluator::accept::{Policy, Position, Verdict};
-use edgeflag_evaluator::{Context, Ruleset};
+use edgeflag_evaluator::accept::{Policy, Position, Refusal, Verdict};
+use edgeflag_evaluator::signature::{KeyId, TrustedKeys};
+use edgeflag_evaluator::{Context, Header, Ruleset};
 use reqwest::Url;
 use std::fmt;
 use std::path::PathBuf;
@@ -88,6 +97,12 @@ type Held = (Ruleset, Source);
 
 enum Bootstrap {
     Bytes(Vec<u8>),
+    File(PathBuf),
+}
+
+/// Keys given to [`ClientBuilder::trust`] or [`ClientBuilder::trust_file`].
+enum Keys {
+    Given(TrustedKeys),
     File(PathBuf),
 }
 
@@ -203,6 +218,13 @@ pub struct Status {
     /// [`consecutive_failures`](Self::consecutive_failures) tells whether a failed
     /// fetch is current (event-stream errors do not count as failed fetches).
     pub last_error: Option<String>,
+    /// Why the acceptance policy refused a ruleset, when that is what
+    /// [`last_error`](Self::last_error) reports (`None` when the last error is of
+    /// another kind): [`Refusal::kind`] is a stable code such as `UNSIGNED`,
+    /// `UNKNOWN_KEY`, `BAD_SIGNATURE`, `EXPIRED` or `OLDER_VERSION`. Also set at
+    /// start when the cache file was refused (other than for being older than the
+    /// bootstrap).
+    pub last_refusal: Option<Refusal>,
     /// When [`last_error`](Self::last_error) happened.
     pub last_error_at: Option<SystemTime>,
     /// Failed fetches since the last success (0 when healthy).
@@ -220,6 +242,25 @@ pub struct Status {
     pub origin_behind: Option<OriginBehind>,
     /// Downloads refused as older than the held ruleset, since start.
     pub refused_older: u64,
+    /// Whether the client checks signatures: keys were given with
+    /// [`ClientBuilder::trust`] or [`ClientBuilder::trust_file`], and every
+    /// ruleset it holds (downloaded, cached or bootstrap) was signed by one of
+    /// them. Without keys every ruleset is taken unverified.
+    pub signatures_required: bool,
+    /// The trusted key whose signature was verified on the held ruleset. `None`
+    /// when nothing is held or when the client trusts no keys: the held ruleset is
+    /// then *unverified*, even if it carries a signature (nobody checked it).
+    pub verified_by: Option<KeyId>,
+    /// When the held ruleset expires (its header's expiry; only signed rulesets
+    /// have one). `None` when it never expires or nothing is held.
+    pub expires_at: Option<SystemTime>,
+    /// Whether the held ruleset has expired ([`expires_at`](Self::expires_at) has
+    /// passed). A stale ruleset keeps serving (evaluation is never worse than the
+    /// defaults), but the publisher has stopped vouching for it: the origin has
+    /// not delivered a newer one in time, or the client is cut off from it. The
+    /// client logs a warning and runs the [`ClientBuilder::on_stale`] callbacks
+    /// once when it becomes stale; a newer, unexpired ruleset clears it.
+    pub stale: bool,
 }
 
 /// The held and the served position when the origin is behind the client
@@ -254,6 +295,7 @@ pub(crate) struct Shared {
     /// The held version, for [`Client::wait_for_version`] and [`Client::ready`].
     pub(crate) version: watch::Sender<Option<u64>>,
     pub(crate) callbacks: Vec<Callback>,
+    pub(crate) stale_callbacks: Vec<Callback>,
 }
 
 impl Shared {
@@ -262,6 +304,34 @@ impl Shared {
         // way that matters; keep serving it.
         self.status.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Runs `callbacks` with `rs`, catching (and logging) panics.
+pub(crate) fn run_callbacks(callbacks: &[Callback], rs: &Ruleset, what: &str) {
+    for cb in callbacks {
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(rs)));
+        if r.is_err() {
+            tracing::error!(version = rs.header().version, "an {what} callback panicked");
+        }
+    }
+}
+
+/// A header's expiry as a time.
+pub(crate) fn expires_at(header: &Header) -> Option<SystemTime> {
+    let ms = u64::try_from(header.expires_at_ms?).ok()?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_millis(ms))
+}
+
+/// Records the held ruleset's trust and freshness in the status.
+pub(crate) fn note_held(st: &mut Status, policy: &Policy, header: &Header) {
+    st.verified_by = policy.verified_by(header);
+    st.expires_at = expires_at(header);
+    st.stale = is_stale(st.expires_at);
+}
+
+/// Whether a ruleset expiring at `at` is stale now.
+pub(crate) fn is_stale(at: Option<SystemTime>) -> bool {
+    at.is_some_and(|at| SystemTime::now() >= at)
 }
 
 /// Configures and starts a [`Client`]; see [`Client::builder`].
@@ -278,7 +348,9 @@ pub struct ClientBuilder {
     cache_file: Option<PathBuf>,
     push: bool,
     redirects: Redirects,
+    keys: Vec<Keys>,
     callbacks: Vec<Callback>,
+    stale_callbacks: Vec<Callback>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -295,7 +367,9 @@ impl fmt::Debug for ClientBuilder {
             .field("cache_file", &self.cache_file)
             .field("push", &self.push)
             .field("redirects", &self.redirects)
+            .field("trust", &self.keys.len())
             .field("on_change", &self.callbacks.len())
+            .field("on_stale", &self.stale_callbacks.len())
             .finish()
     }
 }
@@ -350,7 +424,9 @@ impl ClientBuilder {
     }
 
     /// A ruleset to serve from the start, before (or without) any download. It is
-    /// verified by [`start`](Self::start), which fails if it is invalid.
+    /// verified by [`start`](Self::start), which fails if it is invalid or, with
+    /// [`trust`](Self::trust)ed keys, not signed by one of them. An expired one is
+    /// loaded, and reported [`stale`](Status::stale).
     pub fn bootstrap_bytes(mut self, bytes: Vec<u8>) -> Self {
         self.bootstrap = Some(Bootstrap::Bytes(bytes));
         self
@@ -367,8 +443,10 @@ impl ClientBuilder {
     /// (replaced atomically: written to a temporary file in the same directory,
     /// then renamed) and loads it at start, so a restarted service has its flags
     /// while the origin is unreachable. An unreadable or invalid cache is logged
-    /// and ignored. When both a bootstrap ruleset and a cached one are present, the
-    /// newer version of the configured environment wins.
+    /// and ignored, as is, with [`trust`](Self::trust)ed keys, one that is
+    /// unsigned or not signed by them. An expired cache is loaded, and reported
+    /// [`stale`](Status::stale). When both a bootstrap ruleset and a cached one
+    /// are present, the newer version of the configured environment wins.
     pub fn cache_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.cache_file = Some(path.into());
         self
@@ -385,6 +463,44 @@ impl ClientBuilder {
     /// [`Redirects::SameOrigin`]; never from `https` to `http`).
     pub fn redirects(mut self, redirects: Redirects) -> Self {
         self.redirects = redirects;
+        self
+    }
+
+    /// Accept only rulesets signed by one of `keys` — from the origin, the cache
+    /// file and the bootstrap alike. An unsigned ruleset, one signed by another
+    /// key, or one whose signature does not match its content is refused: a
+    /// download is refused and the held ruleset keeps serving
+    /// ([`Status::last_refusal`] says why), a cache file is ignored with a
+    /// warning, a bootstrap makes [`start`](Self::start) fail. The key that
+    /// verified the held ruleset is [`Status::verified_by`].
+    ///
+    /// Without keys (the default) signatures are not checked and every ruleset is
+    /// taken *unverified*. Call several times, or combine with
+    /// [`trust_file`](Self::trust_file), to trust several keys (to rotate: trust
+    /// the new key, publish with it, then drop the old one). Keys as text (one
+    /// `edgeflag-ed25519-public:…` line each) are read with
+    /// [`TrustedKeys::parse`]. An empty set makes [`start`](Self::start) fail.
+    pub fn trust(mut self, keys: TrustedKeys) -> Self {
+        self.keys.push(Keys::Given(keys));
+        self
+    }
+
+    /// Like [`trust`](Self::trust), with the keys of a `KEY.pub` file (one public
+    /// key per line, `#` comments), read by [`start`](Self::start), which fails
+    /// if the file cannot be read or holds no valid key.
+    pub fn trust_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.keys.push(Keys::File(path.into()));
+        self
+    }
+
+    /// Registers a callback run on the background task once when the held
+    /// ruleset becomes stale ([`Status::stale`]: its expiry has passed), with that
+    /// ruleset; again only after a newer ruleset arrived and expired in turn. It
+    /// also runs shortly after start for an expired cached or bootstrap ruleset.
+    /// The client keeps serving the stale ruleset; use this to alert. Same rules
+    /// as [`on_change`](Self::on_change).
+    pub fn on_stale(mut self, f: impl Fn(&Ruleset) + Send + Sync + 'static) -> Self {
+        self.stale_callbacks.push(Box::new(f));
         self
     }
 
@@ -414,8 +530,14 @@ impl ClientBuilder {
             .redirect(self.redirects.policy())
             .build()
             .map_err(ClientError::Http)?;
-        let (initial, environment) = self.initial_ruleset()?;
-        let shared = Arc::new(Shared::new(initial, environment.clone(), self.callbacks));
+        let mut policy = self.policy()?;
+        let initial = self.initial_ruleset(&mut policy)?;
+        let shared = Arc::new(Shared::new(
+            initial,
+            &policy,
+            self.callbacks,
+            self.stale_callbacks,
+        ));
         let poller = poll::Poller::new(
             poll::Config {
                 url,
@@ -427,7 +549,7 @@ impl ClientBuilder {
                 push: self.push,
                 cache_file: self.cache_file,
             },
-            environment,
+            policy,
             http,
             shared.clone(),
         );
@@ -475,11 +597,65 @@ impl ClientBuilder {
         Ok(())
     }
 
+    /// The acceptance policy of this client: the configured environment (if any)
+    /// and the trusted keys (if any). Built here only; the environment is added
+    /// when learned (from the bootstrap, or the first download).
+    fn policy(&self) -> Result<Policy, ClientError> {
+        let policy = Policy::new().trust_opt(self.trusted_keys()?);
+        Ok(match &self.environment {
+            Some(env) => policy.environment(env.clone()),
+            None => policy,
+        })
+    }
+
+    /// The keys of every [`trust`](Self::trust) and [`trust_file`](Self::trust_file)
+    /// call, merged (a key given twice counts once); `None` without any.
+    fn trusted_keys(&self) -> Result<Option<TrustedKeys>, ClientError> {
+        if self.keys.is_empty() {
+            return Ok(None);
+        }
+        let mut all = TrustedKeys::default();
+        for keys in &self.keys {
+            let (keys, path) = match keys {
+                Keys::Given(k) => (k.clone(), None),
+                Keys::File(path) => {
+                    let text =
+                        std::fs::read_to_string(path).map_err(|source| ClientError::KeyFile {
+                            path: path.clone(),
+                            source,
+                        })?;
+                    let keys =
+                        TrustedKeys::parse(&text).map_err(|source| ClientError::InvalidKeys {
+                            path: Some(path.clone()),
+                            source,
+                        })?;
+                    (keys, Some(path))
+                }
+            };
+            for key in keys.iter() {
+                if all.get(key.id()).is_none() {
+                    all.add(key.clone())
+                        .map_err(|source| ClientError::InvalidKeys {
+                            path: path.cloned(),
+                            source,
+                        })?;
+                }
+            }
+        }
+        if all.is_empty() {
+            // An empty set would refuse every ruleset: surely not what was meant.
+            return Err(ClientError::Config(
+                "trust() was given an empty set of keys".to_owned(),
+            ));
+        }
+        Ok(Some(all))
+    }
+
     /// What the client holds before its first fetch: the bootstrap ruleset, or
     /// the cached one when the acceptance policy lets it replace the bootstrap.
-    /// Also returns the expected environment (configured, else the bootstrap's).
-    fn initial_ruleset(&self) -> Result<(Option<Held>, Option<String>), ClientError> {
-        let mut environment = self.environment.clone();
+    /// Sets the policy's environment from the bootstrap when none is configured.
+    fn initial_ruleset(&self, policy: &mut Policy) -> Result<Initial, ClientError> {
+        let mut environment = policy.expected_environment().map(str::to_owned);
         let mut initial: Option<Held> = None;
         if let Some(b) = &self.bootstrap {
             let bytes = match b {
@@ -503,45 +679,83 @@ impl ClientBuilder {
                 Some(_) => {}
                 None => environment = Some(found.clone()),
             }
+            // A local source: taken even when expired (then reported stale), but
+            // with keys it must be signed by one of them like any other.
+            policy
+                .check(None, &rs, None)
+                .map_err(ClientError::BootstrapRefused)?;
             initial = Some((rs, Source::Bootstrap));
         }
+        if let (None, Some(env)) = (policy.expected_environment(), &environment) {
+            *policy = std::mem::take(policy).environment(env.clone());
+        }
+        let mut out = Initial {
+            held: initial,
+            problem: None,
+        };
         let Some(path) = &self.cache_file else {
-            return Ok((initial, environment));
+            return Ok(out);
         };
         let cached = match cache::load(path) {
-            Ok(None) => return Ok((initial, environment)),
+            Ok(None) => return Ok(out),
             Err(e) => {
                 tracing::warn!(error = %e, "ignoring the cached ruleset");
-                return Ok((initial, environment));
+                out.problem = Some((e, None));
+                return Ok(out);
             }
             Ok(Some((rs, _))) => rs,
         };
-        let policy = Policy::for_environment(environment.as_deref());
-        let held = initial.as_ref().map(|(rs, _)| rs.header());
+        let held = out.held.as_ref().map(|(rs, _)| rs.header());
         match policy.check(held, &cached, None) {
             Ok(Verdict::Newer) => {
                 tracing::info!(
                     cache = %path.display(),
                     version = cached.header().version,
+                    verified_by = ?policy.verified_by(cached.header()),
                     "loaded the cached ruleset"
                 );
-                initial = Some((cached, Source::Cache));
+                out.held = Some((cached, Source::Cache));
             }
             Ok(Verdict::Same) => {}
-            Err(refusal) => tracing::warn!(
-                cache = %path.display(),
-                "ignoring the cached ruleset: {refusal}"
-            ),
+            Err(refusal) => {
+                tracing::warn!(
+                    cache = %path.display(),
+                    "ignoring the cached ruleset: {refusal}"
+                );
+                // Older than the bootstrap is routine (a newer bootstrap
+                // deployed); anything else is worth seeing in the status.
+                if !matches!(refusal, Refusal::Older { .. }) {
+                    let msg = format!(
+                        "cache file {} ignored: {}",
+                        path.display(),
+                        error::refused_text(&refusal)
+                    );
+                    out.problem = Some((msg, Some(refusal)));
+                }
+            }
         }
-        Ok((initial, environment))
+        Ok(out)
     }
 }
 
+/// What [`ClientBuilder::start`] found before the first fetch.
+struct Initial {
+    /// The ruleset to serve from the start.
+    held: Option<Held>,
+    /// Why the cache file was ignored, when that is worth reporting.
+    problem: Option<(String, Option<Refusal>)>,
+}
+
 impl Shared {
-    /// The shared state at start, holding `initial` if there is one.
-    fn new(initial: Option<Held>, environment: Option<String>, callbacks: Vec<Callback>) -> Shared {
+    /// The shared state at start, holding the initial ruleset if there is one.
+    fn new(
+        initial: Initial,
+        policy: &Policy,
+        callbacks: Vec<Callback>,
+        stale_callbacks: Vec<Callback>,
+    ) -> Shared {
         let mut status = Status {
-            environment,
+            environment: policy.expected_environment().map(str::to_owned),
             version: None,
             epoch: None,
             source: None,
@@ -555,10 +769,21 @@ impl Shared {
             closed: false,
             origin_behind: None,
             refused_older: 0,
+            last_refusal: None,
+            signatures_required: policy.trusted_keys().is_some(),
+            verified_by: None,
+            expires_at: None,
+            stale: false,
         };
+        if let Some((msg, refusal)) = initial.problem {
+            status.last_error = Some(msg);
+            status.last_error_at = Some(SystemTime::now());
+            status.last_refusal = refusal;
+        }
         let current = ArcSwapOption::empty();
         let mut held = None;
-        if let Some((rs, source)) = initial {
+        if let Some((rs, source)) = initial.held {
+            note_held(&mut status, policy, rs.header());
             status.version = Some(rs.header().version);
             status.epoch = Some(rs.header().epoch);
             status.source = Some(source);
@@ -571,6 +796,7 @@ impl Shared {
             status: Mutex::new(status),
             version: watch::channel(held).0,
             callbacks,
+            stale_callbacks,
         }
     }
 }
@@ -601,8 +827,10 @@ impl Drop for Handle {
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = Client::builder("http://127.0.0.1:8080/production/current.efr")
 ///     .environment("production")
+///     .trust_file("/etc/myservice/edgeflag-KEY.pub")
 ///     .cache_file("/var/cache/myservice/production.efr")
 ///     .on_change(|rs| println!("now at version {}", rs.header().version))
+///     .on_stale(|rs| eprintln!("flags v{} expired; still serving them", rs.header().version))
 ///     .start()?;
 ///
 /// // Wait (a bounded time) for a first ruleset; without one, getters return the
@@ -653,7 +881,9 @@ impl Client {
             cache_file: None,
             push: true,
             redirects: Redirects::default(),
+            keys: Vec::new(),
             callbacks: Vec::new(),
+            stale_callbacks: Vec::new(),
         }
     }
 
@@ -703,9 +933,12 @@ impl Client {
         }
     }
 
-    /// A snapshot of the client's state.
+    /// A snapshot of the client's state. [`Status::stale`] is as of now, even
+    /// between the background task's checks.
     pub fn status(&self) -> Status {
-        self.shared().status().clone()
+        let mut st = self.shared().status().clone();
+        st.stale = is_stale(st.expires_at);
+        st
     }
 
     /// Waits until the client holds version `version` or newer, at most `timeout`.

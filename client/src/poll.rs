@@ -4,7 +4,10 @@
 
 use super::error::FetchError;
 use super::push::{self, PushConfig, PushMsg};
-use super::{cache, OriginBehind, Shared, Source, MAX_RETRY_AFTER, PUSH_FETCH_SPACING};
+use super::{
+    cache, note_held, run_callbacks, OriginBehind, Shared, Source, MAX_RETRY_AFTER,
+    PUSH_FETCH_SPACING,
+};
 use edgeflag_evaluator::accept::{Policy, Position, Refusal, Verdict};
 use edgeflag_evaluator::format::{HEADER_LEN, MAX_BODY_LEN};
 use edgeflag_evaluator::Ruleset;
@@ -83,8 +86,9 @@ pub(crate) struct Poller {
     cfg: Config,
     http: reqwest::Client,
     shared: Arc<Shared>,
-    /// The enforced environment (configured, or learned).
-    environment: Option<String>,
+    /// The one acceptance policy of this client: trusted keys, and the enforced
+    /// environment (configured, or learned).
+    policy: Policy,
     /// ETag of the held ruleset as the origin serves it.
     etag: Option<String>,
     failures: u32,
@@ -99,20 +103,28 @@ pub(crate) struct Poller {
     push_pending: bool,
     /// When the last fetch prompted by an announcement started.
     last_push_fetch: Option<Instant>,
+    /// When the held ruleset expires, until it has been reported stale.
+    stale_at: Option<Instant>,
 }
 
 impl Poller {
     pub(crate) fn new(
         cfg: Config,
-        environment: Option<String>,
+        policy: Policy,
         http: reqwest::Client,
         shared: Arc<Shared>,
     ) -> Poller {
+        let stale_at = shared
+            .current
+            .load()
+            .as_ref()
+            .and_then(|rs| expiry_instant(rs.header().expires_at_ms));
         Poller {
             cfg,
             http,
             shared,
-            environment,
+            policy,
+            stale_at,
             etag: None,
             failures: 0,
             not_before: None,
@@ -140,8 +152,13 @@ impl Poller {
     async fn run_loop(mut self) {
         let mut next = Instant::now();
         loop {
+            let stale_at = self.stale_at;
             let fetch_now = tokio::select! {
                 _ = tokio::time::sleep_until(next) => true,
+                _ = sleep_until_opt(stale_at) => {
+                    self.check_stale();
+                    false
+                }
                 msg = recv_push(&mut self.push) => match msg {
                     Some(msg) => self.on_push(msg, &mut next),
                     None => {
@@ -168,7 +185,37 @@ impl Poller {
             // The only request in flight: announcements wait in the channel meanwhile.
             let result = self.poll_once().await;
             next = Instant::now() + self.delay_after(result);
+            // Also on every tick, not only at the timer: the wall clock may have
+            // jumped past the expiry.
+            self.check_stale();
         }
+    }
+
+    /// Reports the held ruleset stale, once, when its expiry has passed: a
+    /// warning and the `on_stale` callbacks. It keeps serving.
+    fn check_stale(&mut self) {
+        if self.stale_at.is_none() {
+            return;
+        }
+        let Some(rs) = self.shared.current.load_full() else {
+            return;
+        };
+        let h = rs.header();
+        if !h.is_expired(now_ms()) {
+            // Not yet (the timer may fire early after a clock change): re-arm.
+            self.stale_at = expiry_instant(h.expires_at_ms);
+            return;
+        }
+        self.stale_at = None;
+        self.shared.status().stale = true;
+        tracing::warn!(
+            version = h.version,
+            epoch = h.epoch,
+            expired_at_ms = h.expires_at_ms,
+            "the held ruleset has expired and is STALE; still serving it until the origin \
+             delivers a newer one (is the publisher re-signing? is the origin reachable?)"
+        );
+        run_callbacks(&self.shared.stale_callbacks, &rs, "on_stale");
     }
 
     /// Handles a message of the push task; returns whether to fetch now.
@@ -189,6 +236,7 @@ impl Poller {
                     let mut st = self.shared.status();
                     st.last_error = Some(reason);
                     st.last_error_at = Some(SystemTime::now());
+                    st.last_refusal = None;
                 }
                 self.push_connected = false;
                 self.shared.status().push_connected = false;
@@ -200,7 +248,7 @@ impl Poller {
                 false
             }
             PushMsg::Announced { env, position } => {
-                if let (Some(e), Some(want)) = (&env, &self.environment) {
+                if let (Some(e), Some(want)) = (&env, self.policy.expected_environment()) {
                     if e != want {
                         return false;
                     }
@@ -260,6 +308,7 @@ impl Poller {
                 st.consecutive_failures = self.failures;
                 st.last_error = Some(msg);
                 st.last_error_at = Some(now);
+                st.last_refusal = e.refusal().cloned();
                 drop(st);
                 let mut wait = backoff(self.cfg.poll_interval, self.cfg.max_backoff, self.failures);
                 if let Some(ra) = e.retry_after() {
@@ -433,9 +482,11 @@ impl Poller {
             Ok((rs, bytes)) => (rs?, bytes),
             Err(e) => return Err(FetchError::Request(format!("decoder failed: {e}"))),
         };
-        let policy = Policy::for_environment(self.environment.as_deref());
         let held = self.shared.current.load_full();
-        match policy.check(held.as_ref().map(|h| h.header()), &rs, Some(now_ms())) {
+        match self
+            .policy
+            .check(held.as_ref().map(|h| h.header()), &rs, Some(now_ms()))
+        {
             Ok(Verdict::Newer) => {}
             Ok(Verdict::Same) => {
                 // The same ruleset (perhaps served with a new ETag).
@@ -488,12 +539,15 @@ impl Poller {
         let version = rs.header().version;
         let rs = Arc::new(rs);
         self.shared.current.store(Some(rs.clone()));
-        if self.environment.is_none() {
+        if self.policy.expected_environment().is_none() {
             tracing::info!(environment = %env, "learned the environment");
-            self.environment = Some(env.clone());
+            self.policy = std::mem::take(&mut self.policy).environment(env.clone());
         }
+        self.stale_at = expiry_instant(rs.header().expires_at_ms);
+        let verified_by = self.policy.verified_by(rs.header());
         {
             let mut st = self.shared.status();
+            note_held(&mut st, &self.policy, rs.header());
             st.environment = Some(env);
             st.version = Some(version);
             st.epoch = Some(rs.header().epoch);
@@ -502,18 +556,32 @@ impl Poller {
             st.updated_at = Some(SystemTime::now());
         }
         self.shared.version.send_replace(Some(version));
-        tracing::info!(version, "installed a new ruleset");
-        for cb in &self.shared.callbacks {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(&rs)));
-            if r.is_err() {
-                tracing::error!(version, "an on_change callback panicked");
-            }
+        match verified_by {
+            Some(key) => tracing::info!(version, %key, "installed a new ruleset"),
+            None => tracing::info!(version, "installed a new ruleset (unverified)"),
         }
+        run_callbacks(&self.shared.callbacks, &rs, "on_change");
         if let Some(path) = &self.cfg.cache_file {
             if let Err(e) = cache::store(path.clone(), bytes.into()).await {
                 tracing::warn!(cache = %path.display(), error = %e, "cannot write the cache file");
             }
         }
+    }
+}
+
+/// When to check a header's expiry next: at the expiry (now, when it has
+/// passed), or in a day when it is further away (the check re-arms the timer);
+/// `None` without an expiry.
+fn expiry_instant(expires_at_ms: Option<i64>) -> Option<Instant> {
+    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+    let left = expires_at_ms?.saturating_sub(now_ms()).clamp(0, DAY_MS);
+    Some(Instant::now() + Duration::from_millis(left.unsigned_abs()))
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
