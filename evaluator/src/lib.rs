@@ -40,7 +40,8 @@
 //!   steps, counted over prerequisites and segments as evaluation repeats them;
 //! - at most [`limits::MAX_REGEXES`] (1024) distinct regexes, none listed twice,
 //!   each at most 16 KiB of pattern and 1 MiB compiled, all together at most
-//!   256 KiB of patterns and [`limits::REGEX_MEMORY_BUDGET`] (16 MiB) compiled,
+//!   256 KiB of patterns and [`limits::REGEX_MEMORY_BUDGET`] (8 MiB) of basic
+//!   compiled engines (the `regex-perf` engines hold up to ~3× that in all),
 //!   with a lazy-DFA cache of at most 64 KiB each per evaluating thread.
 #![warn(missing_docs)]
 // Only the `edgeflag` binary talks to the terminal.

@@ -64,15 +64,15 @@ fn with_regexes(patterns: impl IntoIterator<Item = String>) -> Builder {
     b
 }
 
-/// A pattern compiling to ~1 MB (just under the per-pattern limit), made distinct by
-/// `i`.
+/// A pattern compiling to ~1 MB with every engine (~350 KB of NFA), made
+/// distinct by `i`.
 fn big_pattern(i: usize) -> String {
     format!(r"x{i}[\p{{L}}\p{{N}}]{{20}}")
 }
 
 #[test]
 fn one_pattern_listed_many_times_is_refused_before_any_is_compiled() {
-    // The attack: 1 KB of body, 1000 listings of one ~1 MB pattern (1.2 GB to load).
+    // The attack: 1 KB of body, 1000 listings of one such pattern (1.2 GB to load).
     let b = with_regexes((0..1000).map(|_| big_pattern(0)));
     let (rs, held) = load(&b);
     assert_eq!(
@@ -85,7 +85,7 @@ fn one_pattern_listed_many_times_is_refused_before_any_is_compiled() {
 
 #[test]
 fn distinct_patterns_share_one_memory_budget() {
-    // 1000 distinct ~1 MB patterns needed 1.2 GB; the budget stops at 16 MiB.
+    // 1000 distinct such patterns needed 1.2 GB; the budget stops them.
     let b = with_regexes((0..1000).map(big_pattern));
     let (rs, held) = load(&b);
     let err = invalid(rs);
@@ -93,17 +93,19 @@ fn distinct_patterns_share_one_memory_budget() {
         panic!("{err:?}");
     };
     assert!(needed > REGEX_MEMORY_BUDGET);
-    assert!((10..20).contains(&regex), "refused at regex {regex}");
+    assert!((20..30).contains(&regex), "refused at regex {regex}");
     // The worst allowed case: as many of them as the budget takes.
     let b = with_regexes((0..regex as usize).map(big_pattern));
     let (rs, held_ok) = load(&b);
     let rs = rs.unwrap();
     eprintln!(
-        "{regex} patterns of ~1 MB: {held_ok} bytes held at most while loading; \
+        "{regex} large patterns: {held_ok} bytes held at most while loading; \
          {} more refused after {held} bytes",
         1000 - regex
     );
-    let budget = REGEX_MEMORY_BUDGET as i64;
+    // The budget counts the engines every build has; `regex-perf` builds hold
+    // the speed engines on top (measured: ~3.2× in all).
+    let budget = REGEX_MEMORY_BUDGET as i64 * if cfg!(feature = "regex-perf") { 4 } else { 1 };
     assert!(held <= budget + (4 << 20), "held {held} bytes");
     assert!(held_ok <= budget + (4 << 20), "held {held_ok} bytes");
     // The patterns still mean what they say.
