@@ -254,6 +254,9 @@ pub(crate) fn check_files(
     let model = check::build(names, &sources, &mut diags);
     drop(sources);
     let orders = check::order(&model, &mut diags);
+    if diags.is_empty() {
+        check::bounds::check(&model, &orders, &mut diags);
+    }
     if !diags.is_empty() {
         let mut d = Diagnostics(diags);
         d.sort();

@@ -474,9 +474,18 @@ pub fn read_header(bytes: &[u8]) -> Result<(Header, &[u8]), DecodeError> {
 /// form (shortest varints), which is what [`encode`] writes: a padded varint would
 /// decode on 64-bit targets but not on wasm32, and every build must accept exactly
 /// the same bytes.
+///
+/// Decoding allocates at most [`crate::limits::decode_budget`] bytes for the body.
 pub fn decode_body(body: &[u8]) -> Result<Body, DecodeError> {
     let (decoded, rest) =
-        postcard::take_from_bytes::<Body>(body).map_err(|e| DecodeError::Body(e.to_string()))?;
+        crate::limits::decode_bounded(body.len(), || postcard::take_from_bytes::<Body>(body))
+            .map_err(|budget| {
+                DecodeError::Body(format!(
+                    "decoding needs more than {budget} bytes, the budget of a {}-byte body",
+                    body.len()
+                ))
+            })?
+            .map_err(|e| DecodeError::Body(e.to_string()))?;
     if !rest.is_empty() {
         return Err(DecodeError::Body(format!(
             "{} bytes left after the body",

@@ -181,4 +181,82 @@ pub enum Invariant {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// A regex pattern is longer than
+    /// [`MAX_REGEX_LEN`](crate::limits::MAX_REGEX_LEN) bytes.
+    #[error("regex {regex}: pattern of {len} bytes exceeds the limit")]
+    RegexTooLong {
+        /// The regex.
+        regex: u32,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// The same pattern is listed twice in the regex table (each would be
+    /// compiled and held again).
+    #[error("regex {regex} repeats regex {first}")]
+    DuplicateRegex {
+        /// The second listing.
+        regex: u32,
+        /// The first.
+        first: u32,
+    },
+    /// More regexes than [`MAX_REGEXES`](crate::limits::MAX_REGEXES).
+    #[error("{count} regexes, more than the limit")]
+    TooManyRegexes {
+        /// How many the body lists.
+        count: u32,
+    },
+    /// The compiled regexes together hold more than
+    /// [`REGEX_MEMORY_BUDGET`](crate::limits::REGEX_MEMORY_BUDGET) bytes.
+    #[error("regex {regex}: compiled regexes exceed the memory budget ({needed} bytes)")]
+    RegexMemory {
+        /// The regex whose compilation exceeded the budget.
+        regex: u32,
+        /// Bytes the regexes up to this one hold.
+        needed: usize,
+    },
+    /// The regex patterns together have more than
+    /// [`REGEX_SOURCE_BUDGET`](crate::limits::REGEX_SOURCE_BUDGET) bytes.
+    #[error("regex {regex}: regex patterns exceed the size budget ({needed} bytes)")]
+    RegexSource {
+        /// The regex whose pattern exceeded the budget.
+        regex: u32,
+        /// Bytes of the patterns up to this one.
+        needed: usize,
+    },
+    /// A flag lists the same prerequisite twice.
+    #[error("flag {flag} lists prerequisite {prerequisite} twice")]
+    DuplicatePrerequisite {
+        /// The flag.
+        flag: u32,
+        /// The prerequisite listed twice.
+        prerequisite: u32,
+    },
+    /// An `in_segment` clause names the same segment twice.
+    #[error("{what}: segment {segment} named twice")]
+    DuplicateSegment {
+        /// Where the clause is.
+        what: &'static str,
+        /// The segment.
+        segment: u32,
+    },
+    /// A membership test of a segment may take more than
+    /// [`MAX_EVAL_COST`](crate::limits::MAX_EVAL_COST) steps
+    /// ([`limits::costs`](crate::limits::costs)).
+    #[error("segment {segment} may take {cost} steps to evaluate, more than the limit")]
+    SegmentTooCostly {
+        /// The first segment over the limit.
+        segment: u32,
+        /// Its cost.
+        cost: u64,
+    },
+    /// An evaluation of a flag may take more than
+    /// [`MAX_EVAL_COST`](crate::limits::MAX_EVAL_COST) steps
+    /// ([`limits::costs`](crate::limits::costs)).
+    #[error("flag {flag} may take {cost} steps to evaluate, more than the limit")]
+    FlagTooCostly {
+        /// The first flag over the limit.
+        flag: u32,
+        /// Its cost.
+        cost: u64,
+    },
 }

@@ -36,13 +36,17 @@ pub struct Body {
     pub strings: StringTable,
     /// Attribute names, as string ids; a clause or rollout names an attribute by its
     /// position here.
+    #[serde(deserialize_with = "crate::limits::bounded_vec")]
     pub attributes: Vec<StrId>,
     /// Regex patterns, as string ids; compiled once at load, named by
     /// [`Op::Matches`] by their position here.
+    #[serde(deserialize_with = "crate::limits::bounded_vec")]
     pub regexes: Vec<StrId>,
     /// Segments, each after every segment it references.
+    #[serde(deserialize_with = "crate::limits::bounded_vec")]
     pub segments: Vec<Segment>,
     /// Flags, each after every flag it names as a prerequisite.
+    #[serde(deserialize_with = "crate::limits::bounded_vec")]
     pub flags: Vec<Flag>,
 }
 
@@ -50,8 +54,10 @@ pub struct Body {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct StringTable {
     /// All strings, concatenated.
+    #[serde(deserialize_with = "crate::limits::bounded_string")]
     pub blob: String,
     /// `ends[i]` is the end offset of string `i`; it starts at `ends[i - 1]` (or 0).
+    #[serde(deserialize_with = "crate::limits::bounded_vec")]
     pub ends: Vec<u32>,
 }
 
@@ -147,6 +153,7 @@ pub struct Flag {
     /// Type of every variation.
     pub kind: ValueKind,
     /// Variations in declared order.
+    #[serde(deserialize_with = "crate::limits::bounded_vec")]
     pub variations: Vec<Variation>,
     /// `false` is the kill switch.
     pub enabled: bool,
@@ -154,11 +161,14 @@ pub struct Flag {
     /// rollout cannot bucket the context.
     pub off_variation: VariationId,
     /// Checked in order.
+    #[serde(deserialize_with = "crate::limits::bounded_vec")]
     pub prerequisites: Vec<Prerequisite>,
     /// Individual targets sorted by context key (string content), each key once,
     /// mapped to the first declared variation that lists it.
+    #[serde(deserialize_with = "crate::limits::bounded_vec")]
     pub targets: Vec<Target>,
     /// Rules, first match wins.
+    #[serde(deserialize_with = "crate::limits::bounded_vec")]
     pub rules: Vec<Rule>,
     /// Served when nothing else matched.
     pub fallthrough: Serve,
@@ -172,6 +182,7 @@ pub struct Prerequisite {
     /// The prerequisite flag (stored before the flag naming it).
     pub flag: FlagId,
     /// Accepted variations of that flag, sorted.
+    #[serde(deserialize_with = "crate::limits::bounded_vec")]
     pub variations: Vec<VariationId>,
 }
 
@@ -190,6 +201,7 @@ pub struct Rule {
     /// Optional rule id from the source.
     pub id: Option<StrId>,
     /// AND-ed clauses.
+    #[serde(deserialize_with = "crate::limits::bounded_vec")]
     pub clauses: Vec<Clause>,
     /// What the rule serves.
     pub serve: Serve,
@@ -213,6 +225,7 @@ pub struct Rollout {
     pub salt: StrId,
     /// Slices in listed order: `(cumulative upper bound in buckets, variation)`.
     /// Bounds never decrease and the last is [`BUCKETS`].
+    #[serde(deserialize_with = "crate::limits::bounded_vec")]
     pub slices: Vec<Slice>,
 }
 
@@ -242,13 +255,13 @@ pub enum Op {
     /// Equality with one of the values.
     In(InSet),
     /// Byte-wise prefix.
-    StartsWith(Vec<StrId>),
+    StartsWith(#[serde(deserialize_with = "crate::limits::bounded_vec")] Vec<StrId>),
     /// Byte-wise suffix.
-    EndsWith(Vec<StrId>),
+    EndsWith(#[serde(deserialize_with = "crate::limits::bounded_vec")] Vec<StrId>),
     /// Byte-wise substring.
-    Contains(Vec<StrId>),
+    Contains(#[serde(deserialize_with = "crate::limits::bounded_vec")] Vec<StrId>),
     /// Unanchored regex search; positions in [`Body::regexes`].
-    Matches(Vec<u32>),
+    Matches(#[serde(deserialize_with = "crate::limits::bounded_vec")] Vec<u32>),
     /// `attr < bound`, bound = the largest value.
     Lt(f64),
     /// `attr <= bound`, bound = the largest value.
@@ -258,7 +271,7 @@ pub enum Op {
     /// `attr >= bound`, bound = the smallest value.
     Gte(f64),
     /// SemVer precedence equal to one of the versions.
-    SemverEq(Vec<Semver>),
+    SemverEq(#[serde(deserialize_with = "crate::limits::bounded_vec")] Vec<Semver>),
     /// SemVer precedence lower than the highest version.
     SemverLt(Semver),
     /// SemVer precedence higher than the lowest version.
@@ -268,7 +281,7 @@ pub enum Op {
     /// Instant after the earliest value.
     After(Instant),
     /// Member of one of the segments.
-    InSegment(Vec<SegmentId>),
+    InSegment(#[serde(deserialize_with = "crate::limits::bounded_vec")] Vec<SegmentId>),
 }
 
 impl Op {
@@ -299,8 +312,10 @@ impl Op {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct InSet {
     /// String values, sorted by content (byte order), deduplicated.
+    #[serde(deserialize_with = "crate::limits::bounded_vec")]
     pub strings: Vec<StrId>,
     /// Number values, sorted ascending, deduplicated.
+    #[serde(deserialize_with = "crate::limits::bounded_vec")]
     pub numbers: Vec<f64>,
     /// Whether `true` is among the values.
     pub has_true: bool,
@@ -331,10 +346,13 @@ pub struct Segment {
     /// The segment key.
     pub key: StrId,
     /// Context keys always in, sorted by content.
+    #[serde(deserialize_with = "crate::limits::bounded_vec")]
     pub include: Vec<StrId>,
     /// Context keys out unless included, sorted by content.
+    #[serde(deserialize_with = "crate::limits::bounded_vec")]
     pub exclude: Vec<StrId>,
     /// Any rule whose clauses all match puts the context in.
+    #[serde(deserialize_with = "crate::limits::bounded_vec")]
     pub rules: Vec<SegmentRule>,
 }
 
@@ -342,5 +360,6 @@ pub struct Segment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentRule {
     /// AND-ed clauses.
+    #[serde(deserialize_with = "crate::limits::bounded_vec")]
     pub clauses: Vec<Clause>,
 }

@@ -3,11 +3,11 @@
 use crate::context::{eq_bytes, name_hash};
 use crate::format::{self, DecodeError, Header};
 use crate::invariant::Invariant;
+use crate::limits::{self, BudgetError, CompiledRegex, RegexError};
 use crate::model::{
     Body, Clause, Flag, FlagId, Op, SegmentId, Semver, Serve, StrId, StringTable, Value,
     VariationId, BUCKETS,
 };
-use regex::Regex;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use xxhash_rust::xxh3::xxh3_64;
@@ -15,10 +15,6 @@ use xxhash_rust::xxh3::xxh3_64;
 /// Deepest chain of prerequisites, and deepest nesting of segments, that a ruleset
 /// may hold (the compiler refuses deeper ones; the loader re-checks).
 pub const MAX_DEPTH: usize = 32;
-
-/// Largest compiled program a regex may produce (bytes), so untrusted patterns
-/// cannot exhaust memory at load.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 /// A hasher for keys that already are uniform 64-bit hashes.
 #[derive(Default)]
@@ -54,7 +50,7 @@ impl Hasher for PassThrough {
 pub struct Ruleset {
     pub(crate) header: Header,
     pub(crate) body: Body,
-    pub(crate) regexes: Vec<Regex>,
+    pub(crate) regexes: Vec<CompiledRegex>,
     by_hash: HashMap<u64, FlagId, BuildHasherDefault<PassThrough>>,
     /// Flags whose key hash collided with another's (practically never).
     collided: Vec<FlagId>,
@@ -215,54 +211,56 @@ impl Ruleset {
     }
 }
 
-/// Compiles the regex patterns (already known to be strings of the table) under a
-/// size limit, so untrusted patterns cannot exhaust memory at load.
-fn compile_regexes(b: &Body) -> Result<Vec<Regex>, Invariant> {
+/// Compiles the regex patterns (already known to be distinct strings of the
+/// table, at most [`limits::MAX_REGEXES`]) with [`limits::compile_regex`], charging
+/// each to one [`limits::RegexBudget`], so untrusted patterns cannot exhaust
+/// memory at load.
+fn compile_regexes(b: &Body) -> Result<Vec<CompiledRegex>, Invariant> {
     let mut regexes = Vec::with_capacity(b.regexes.len());
+    let mut budget = limits::RegexBudget::default();
     for (i, &id) in b.regexes.iter().enumerate() {
         let regex = i as u32;
         let pattern = b.strings.get(id);
-        let re = regex::RegexBuilder::new(pattern)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()
-            .map_err(|e| {
-                let pattern = pattern.to_owned();
-                match e {
-                    regex::Error::CompiledTooBig(limit) => Invariant::RegexTooBig {
-                        regex,
-                        pattern,
-                        limit,
-                    },
-                    regex::Error::Syntax(message) => Invariant::RegexSyntax {
-                        regex,
-                        pattern,
-                        message,
-                    },
-                    // `regex::Error` is non-exhaustive; the regex crate itself
-                    // reports build failures other than the size limit as syntax
-                    // errors.
-                    other => Invariant::RegexSyntax {
-                        regex,
-                        pattern,
-                        message: other.to_string(),
-                    },
-                }
-            })?;
+        let re = limits::compile_regex(pattern).map_err(|e| {
+            let pattern = pattern.to_owned();
+            match e {
+                RegexError::TooBig(limit) => Invariant::RegexTooBig {
+                    regex,
+                    pattern,
+                    limit,
+                },
+                RegexError::TooLong { len } => Invariant::RegexTooLong { regex, len },
+                RegexError::Syntax(message) => Invariant::RegexSyntax {
+                    regex,
+                    pattern,
+                    message,
+                },
+            }
+        })?;
+        budget.charge(re.cost()).map_err(|e| match e {
+            BudgetError::RegexMemory { needed } => Invariant::RegexMemory { regex, needed },
+            BudgetError::RegexSource { needed } => Invariant::RegexSource { regex, needed },
+            // Counted before compiling (`check_regexes`); kept for completeness.
+            BudgetError::TooManyRegexes => Invariant::TooManyRegexes {
+                count: b.regexes.len() as u32,
+            },
+        })?;
         regexes.push(re);
     }
     Ok(regexes)
 }
 
 /// Checks every index and ordering invariant evaluation relies on, one step per
-/// part of the body. The order matters: [`check_depths`] relies on the references
-/// the earlier steps verified.
+/// part of the body. The order matters: [`check_depths`] and [`check_costs`] rely
+/// on the references the earlier steps verified.
 fn check_body(b: &Body) -> Result<(), Invariant> {
     check_strings(&b.strings)?;
     check_attributes(b)?;
     check_regexes(b)?;
     check_segments(b)?;
     check_flags(b)?;
-    check_depths(b)
+    check_depths(b)?;
+    check_costs(b)
 }
 
 /// The string table: end offsets never decrease, each falls on a character
@@ -317,13 +315,43 @@ fn check_attributes(b: &Body) -> Result<(), Invariant> {
     Ok(())
 }
 
-/// Regex patterns are strings of the table (whether they compile is checked when
-/// they are compiled).
+/// Regex patterns are at most [`limits::MAX_REGEXES`] distinct strings of the
+/// table (whether they compile, and within what memory, is checked when they are
+/// compiled): a pattern listed twice would be compiled and held twice.
 fn check_regexes(b: &Body) -> Result<(), Invariant> {
+    if b.regexes.len() > limits::MAX_REGEXES {
+        return Err(Invariant::TooManyRegexes {
+            count: b.regexes.len() as u32,
+        });
+    }
     for &r in &b.regexes {
         check_string(b, r, "regex")?;
     }
+    let mut by_pattern: Vec<u32> = (0..b.regexes.len() as u32).collect();
+    let pattern = |i: u32| b.strings.get(b.regexes[i as usize]);
+    // Stable: of equal patterns, the first listed comes first.
+    by_pattern.sort_by(|&x, &y| pattern(x).cmp(pattern(y)));
+    for w in by_pattern.windows(2) {
+        if pattern(w[0]) == pattern(w[1]) {
+            return Err(Invariant::DuplicateRegex {
+                regex: w[1],
+                first: w[0],
+            });
+        }
+    }
     Ok(())
+}
+
+/// The first value listed twice in `ids`, if any; O(n log n) for long lists.
+fn first_repeat(ids: impl ExactSizeIterator<Item = u32> + Clone) -> Option<u32> {
+    if ids.len() <= 16 {
+        return (ids.clone().enumerate())
+            .find(|&(i, id)| ids.clone().take(i).any(|x| x == id))
+            .map(|(_, id)| id);
+    }
+    let mut sorted: Vec<u32> = ids.collect();
+    sorted.sort_unstable();
+    sorted.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
 }
 
 /// Segments: the key is a string, include and exclude lists are sorted strings,
@@ -395,6 +423,9 @@ fn check_clause(
                 if seg as usize >= segments_before {
                     return Err(Invariant::SegmentNotBefore { what, segment: seg });
                 }
+            }
+            if let Some(segment) = first_repeat(v.iter().copied()) {
+                return Err(Invariant::DuplicateSegment { what, segment });
             }
         }
     }
@@ -477,8 +508,8 @@ fn check_variation_index(flag: FlagId, f: &Flag, v: VariationId) -> Result<(), I
 }
 
 /// Prerequisites of the flag stored at `flag` name flags stored before it (so
-/// prerequisite chains cannot loop), and their accepted variations exist in the
-/// prerequisite flag and are sorted without duplicates.
+/// prerequisite chains cannot loop), each once, and their accepted variations
+/// exist in the prerequisite flag and are sorted without duplicates.
 fn check_prerequisites(b: &Body, flag: FlagId, f: &Flag) -> Result<(), Invariant> {
     for p in &f.prerequisites {
         if p.flag >= flag {
@@ -497,6 +528,9 @@ fn check_prerequisites(b: &Body, flag: FlagId, f: &Flag) -> Result<(), Invariant
                 prerequisite: p.flag,
             });
         }
+    }
+    if let Some(prerequisite) = first_repeat(f.prerequisites.iter().map(|p| p.flag)) {
+        return Err(Invariant::DuplicatePrerequisite { flag, prerequisite });
     }
     Ok(())
 }
@@ -582,6 +616,32 @@ fn check_depths(b: &Body) -> Result<(), Invariant> {
             return Err(Invariant::PrerequisitesTooDeep { flag: i as FlagId });
         }
         flag_depth.push(d + 1);
+    }
+    Ok(())
+}
+
+/// No segment and no flag may take more than [`limits::MAX_EVAL_COST`] steps to
+/// evaluate ([`limits::costs`], the count the compiler applies too): depth alone
+/// does not bound the work, since evaluation repeats a prerequisite or segment at
+/// every use. Runs after [`check_segments`] and [`check_flags`], so every
+/// reference points to an earlier entry and one pass suffices.
+fn check_costs(b: &Body) -> Result<(), Invariant> {
+    let costs = limits::costs(b);
+    if let Some((i, &cost)) =
+        (costs.segments.iter().enumerate()).find(|&(_, &c)| c > limits::MAX_EVAL_COST)
+    {
+        return Err(Invariant::SegmentTooCostly {
+            segment: i as SegmentId,
+            cost,
+        });
+    }
+    if let Some((i, &cost)) =
+        (costs.flags.iter().enumerate()).find(|&(_, &c)| c > limits::MAX_EVAL_COST)
+    {
+        return Err(Invariant::FlagTooCostly {
+            flag: i as FlagId,
+            cost,
+        });
     }
     Ok(())
 }

@@ -1,6 +1,10 @@
 //! A counting global allocator: install it in a test binary, then compare
 //! [`allocations`] before and after the code under test.
 //!
+//! [`live`] and [`peak`] follow the bytes held (allocated and not yet freed) by
+//! the thread, so a test can bound what a load needs at its worst moment:
+//! [`reset_peak`] before it, [`peak`] after it.
+//!
 //! ```ignore
 //! #[global_allocator]
 //! static GLOBAL: edgeflag_testkit::alloc::Counting = edgeflag_testkit::alloc::Counting;
@@ -20,11 +24,28 @@ pub struct Counting;
 thread_local! {
     static ALLOCS: Cell<u64> = const { Cell::new(0) };
     static BYTES: Cell<u64> = const { Cell::new(0) };
+    // Signed: memory allocated by another thread may be freed by this one.
+    static LIVE: Cell<i64> = const { Cell::new(0) };
+    static PEAK: Cell<i64> = const { Cell::new(0) };
 }
 
 fn count(bytes: usize) {
     ALLOCS.with(|c| c.set(c.get() + 1));
     BYTES.with(|c| c.set(c.get() + bytes as u64));
+    hold(bytes as i64);
+}
+
+fn hold(delta: i64) {
+    let live = LIVE.with(|c| {
+        let v = c.get() + delta;
+        c.set(v);
+        v
+    });
+    PEAK.with(|p| {
+        if live > p.get() {
+            p.set(live)
+        }
+    });
 }
 
 // SAFETY: every call is forwarded unchanged to the system allocator; the counter
@@ -39,10 +60,14 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.alloc_zeroed(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        hold(-(layout.size() as i64));
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // Counted as a new block held next to the old one (what a moving
+        // reallocation needs at its worst moment), then the old one freed.
         count(new_size);
+        hold(-(layout.size() as i64));
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -56,4 +81,23 @@ pub fn allocations() -> u64 {
 /// Bytes asked for by this thread's allocations so far.
 pub fn bytes() -> u64 {
     BYTES.with(|c| c.get())
+}
+
+/// Bytes this thread holds now: allocated by it and not yet freed (frees of
+/// another thread's blocks count against it).
+pub fn live() -> i64 {
+    LIVE.with(|c| c.get())
+}
+
+/// The most bytes this thread held at once since the last [`reset_peak`].
+pub fn peak() -> i64 {
+    PEAK.with(|c| c.get())
+}
+
+/// Starts a new peak measurement from what the thread holds now; returns that
+/// amount (subtract it from [`peak`] to get what the code under test added).
+pub fn reset_peak() -> i64 {
+    let now = live();
+    PEAK.with(|p| p.set(now));
+    now
 }

@@ -1,40 +1,35 @@
 //! Clause checking: each operator's values are type-checked, parsed and reduced
 //! to what evaluation needs.
 
-use super::ir::{ClauseIr, Edge, OpIr, SemverIr};
+use super::ir::{ClauseIr, Edge, OpIr, Regexes, SemverIr};
 use crate::diagnostics::{Pos, Sink};
 use crate::fxhash::FxHashMap as HashMap;
 use crate::source::schema::{ClauseSrc, OpName};
 use crate::source::yaml::{Node, Value};
 use edgeflag_evaluator::instant;
+use edgeflag_evaluator::limits::{self, RegexError};
 use edgeflag_evaluator::model::Instant;
 use edgeflag_evaluator::semver;
 use std::cmp::Ordering;
 
-/// Largest compiled regex program, as the evaluator's loader allows.
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
-
-/// The one-line reason a pattern is refused by the `regex` crate.
-fn regex_error(pattern: &str) -> Option<String> {
-    let err = regex::RegexBuilder::new(pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
-        .err()?;
+/// The one-line reason a pattern is refused by
+/// [`edgeflag_evaluator::limits::compile_regex`] (the loader's own check).
+fn regex_reason(err: &RegexError) -> String {
     let text = err.to_string();
-    let reason = text
-        .lines()
+    text.lines()
         .find_map(|l| l.strip_prefix("error: "))
         .map(str::to_owned)
-        .unwrap_or_else(|| text.lines().map(str::trim).collect::<Vec<_>>().join(" "));
-    Some(reason)
+        .unwrap_or_else(|| text.lines().map(str::trim).collect::<Vec<_>>().join(" "))
 }
 
 /// Checks one clause. Segment references are appended to `refs` (for cycle
-/// checks). Returns `None` when an error was reported.
+/// checks); each distinct regex pattern is compiled once, into `regexes`.
+/// Returns `None` when an error was reported.
 pub fn check(
     c: &ClauseSrc,
     segments: &HashMap<&str, usize>,
     refs: &mut Vec<Edge>,
+    regexes: &mut Regexes,
     sink: &mut Sink<'_>,
 ) -> Option<ClauseIr> {
     let mut v = Values {
@@ -47,7 +42,7 @@ pub fn check(
         OpName::StartsWith => OpIr::StartsWith(v.strings(no_check)),
         OpName::EndsWith => OpIr::EndsWith(v.strings(no_check)),
         OpName::Contains => OpIr::Contains(v.strings(no_check)),
-        OpName::Matches => OpIr::Matches(patterns(v.strings(invalid_regex))),
+        OpName::Matches => OpIr::Matches(patterns(v.patterns(regexes))),
         OpName::Lt => OpIr::Lt(largest(&v.numbers())),
         OpName::Lte => OpIr::Lte(largest(&v.numbers())),
         OpName::Gt => OpIr::Gt(smallest(&v.numbers())),
@@ -166,6 +161,43 @@ impl<'c> Values<'c, '_, '_> {
         strings
     }
 
+    /// `matches` patterns in listed order, each compiled (once per project) as
+    /// the loader compiles it and charged to the project's regex budget; a
+    /// refused one is reported at every use, the budget once.
+    fn patterns(&mut self, regexes: &mut Regexes) -> Vec<String> {
+        let mut strings = Vec::with_capacity(self.clause.values.len());
+        for (i, n) in self.clause.values.iter().enumerate() {
+            let Value::String(s) = &n.value else {
+                self.type_error(i, n, "strings");
+                continue;
+            };
+            let ctx = &self.clause.ctx;
+            let known = regexes.compiled.get(s.as_str()).cloned();
+            let compiled = match known {
+                Some(c) => c,
+                None if regexes.exceeded => Ok(()),
+                None => {
+                    let c = limits::compile_regex(s);
+                    if let Ok(re) = &c {
+                        if let Err(e) = regexes.budget.charge(re.cost()) {
+                            regexes.exceeded = true;
+                            self.error(n.pos, &ctx.get(), format!("regex {s:?}: {e}"));
+                        }
+                    }
+                    let c = c.map(|_| ());
+                    regexes.compiled.insert(s.clone(), c.clone());
+                    c
+                }
+            };
+            if let Err(e) = compiled {
+                let msg = format!("invalid regex {s:?}: {}", regex_reason(&e));
+                self.error(n.pos, &ctx.get(), msg);
+            }
+            strings.push(s.clone());
+        }
+        strings
+    }
+
     /// Finite number values of a numeric operator, in listed order.
     fn numbers(&mut self) -> Vec<f64> {
         let mut nums = Vec::with_capacity(self.clause.values.len());
@@ -245,14 +277,20 @@ impl<'c> Values<'c, '_, '_> {
         instants
     }
 
-    /// `in_segment` values as segment indexes, each once; every reference goes to `refs`.
+    /// `in_segment` values as segment indexes (one listed twice is an error);
+    /// every reference goes to `refs`.
     fn segments(&mut self, segments: &HashMap<&str, usize>, refs: &mut Vec<Edge>) -> Vec<usize> {
         let mut ids = Vec::with_capacity(self.clause.values.len());
         for (i, n) in self.clause.values.iter().enumerate() {
             match &n.value {
                 Value::String(s) => match segments.get(s.as_str()) {
                     Some(&id) => {
-                        if !ids.contains(&id) {
+                        // Evaluation would test it again: refused, as the loader
+                        // refuses it.
+                        if ids.contains(&id) {
+                            let msg = format!("segment {s:?} is listed twice");
+                            self.error(n.pos, &self.clause.ctx.get(), msg);
+                        } else {
                             ids.push(id);
                         }
                         refs.push(Edge {
@@ -276,11 +314,6 @@ impl<'c> Values<'c, '_, '_> {
 /// Accepts every string (the operator has no further constraint).
 fn no_check(_: &str) -> Option<String> {
     None
-}
-
-/// Why a `matches` pattern is refused, if it is.
-fn invalid_regex(pattern: &str) -> Option<String> {
-    regex_error(pattern).map(|reason| format!("invalid regex {pattern:?}: {reason}"))
 }
 
 /// `matches` patterns with adjacent repeats dropped.

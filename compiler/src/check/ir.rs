@@ -3,6 +3,7 @@
 //! environment's view of it into a [`edgeflag_evaluator::model::Body`].
 
 use crate::diagnostics::Pos;
+use edgeflag_evaluator::limits::{RegexBudget, RegexError};
 use edgeflag_evaluator::model::{Instant, ValueKind};
 
 /// A reference from one flag (prerequisite) or segment (`in_segment`) to another,
@@ -15,6 +16,21 @@ pub struct Edge {
     pub pos: Pos,
     /// Context for messages.
     pub ctx: crate::source::schema::LazyCtx,
+}
+
+/// Every distinct regex pattern of a compilation, compiled once with the
+/// loader's own [`edgeflag_evaluator::limits::compile_regex`] and charged to one
+/// [`RegexBudget`] for the whole project: every environment's patterns are among
+/// them, so a project within it gives rulesets every loader accepts.
+#[derive(Debug, Default)]
+pub struct Regexes {
+    /// Pattern → whether it compiles (a refused one is reported at every use).
+    pub compiled: crate::fxhash::FxHashMap<String, Result<(), RegexError>>,
+    /// What the compiled patterns cost together.
+    pub budget: RegexBudget,
+    /// Whether the budget was exceeded (reported once; later patterns are not
+    /// compiled).
+    pub exceeded: bool,
 }
 
 /// All flags and segments of a compilation, checked.

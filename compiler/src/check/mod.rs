@@ -2,6 +2,7 @@
 //! segments, environments), checks value types, and finds cycles and over-deep
 //! nesting. Produces the checked [`ir::Model`].
 
+pub mod bounds;
 mod clause;
 pub mod graph;
 pub mod ir;
@@ -15,7 +16,9 @@ use crate::source::yaml::{Key, Node, Value};
 use edgeflag_evaluator::model::ValueKind;
 use edgeflag_evaluator::MAX_DEPTH;
 use graph::HasEdge;
-use ir::{EnvIr, FlagIr, Model, PartialEnvIr, PrereqIr, RuleIr, SegmentIr, ServeIr, ValIr};
+use ir::{
+    EnvIr, FlagIr, Model, PartialEnvIr, PrereqIr, Regexes, RuleIr, SegmentIr, ServeIr, ValIr,
+};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -99,6 +102,7 @@ struct Checker<'a> {
     flag_index: HashMap<&'a str, usize>,
     seg_index: &'a HashMap<&'a str, usize>,
     variations: Variations,
+    regexes: Regexes,
 }
 
 /// What checking one flag's fields needs to know about the flag.
@@ -131,7 +135,8 @@ impl Checker<'_> {
 pub fn build(files: Vec<String>, sources: &[SourceFile], out: &mut Vec<Diagnostic>) -> Model {
     let envs = environments(&files, sources, out);
     let defs = definitions(&files, sources, out);
-    let segments = check_segments(&files, &defs, out);
+    let mut regexes = Regexes::default();
+    let segments = check_segments(&files, &defs, &mut regexes, out);
     let mut ck = Checker {
         files: &files,
         out,
@@ -140,6 +145,7 @@ pub fn build(files: Vec<String>, sources: &[SourceFile], out: &mut Vec<Diagnosti
         flag_index: defs.flag_index,
         seg_index: &defs.seg_index,
         variations: Vec::new(),
+        regexes,
     };
     // Variations first: prerequisites name other flags' variations.
     let variations = defs.flags.iter().map(|d| ck.variations(d)).collect();
@@ -269,10 +275,11 @@ fn defined_twice(
 fn check_segments(
     files: &[String],
     defs: &Definitions<'_>,
+    regexes: &mut Regexes,
     out: &mut Vec<Diagnostic>,
 ) -> Vec<SegmentIr> {
     (defs.segments.iter())
-        .map(|d| check_segment(files, d, &defs.seg_index, out))
+        .map(|d| check_segment(files, d, &defs.seg_index, regexes, out))
         .collect()
 }
 
@@ -281,6 +288,7 @@ fn check_segment(
     files: &[String],
     d: &SegmentDef<'_>,
     seg_index: &HashMap<&str, usize>,
+    regexes: &mut Regexes,
     out: &mut Vec<Diagnostic>,
 ) -> SegmentIr {
     let mut sink = Sink {
@@ -291,7 +299,7 @@ fn check_segment(
     let rules = (d.src.rules.iter())
         .map(|r| {
             r.iter()
-                .filter_map(|c| clause::check(c, seg_index, &mut refs, &mut sink))
+                .filter_map(|c| clause::check(c, seg_index, &mut refs, regexes, &mut sink))
                 .collect()
         })
         .collect();
@@ -603,11 +611,24 @@ impl Checker<'_> {
         }
     }
 
-    /// Checks `prerequisites`, dropping those that name an unknown flag.
+    /// Checks `prerequisites`, dropping those that name an unknown flag; a flag
+    /// listed twice is an error (evaluation would evaluate it again, and the
+    /// loader refuses it).
     fn prerequisites(&mut self, d: &FlagDef<'_>, prereqs: &[PrereqSrc]) -> Vec<PrereqIr> {
-        (prereqs.iter())
-            .filter_map(|p| self.prerequisite(d, p))
-            .collect()
+        let mut list: Vec<PrereqIr> = Vec::with_capacity(prereqs.len());
+        let mut seen: HashMap<usize, ()> = HashMap::default();
+        for p in prereqs {
+            let Some(ir) = self.prerequisite(d, p) else {
+                continue;
+            };
+            if seen.insert(ir.edge.to, ()).is_some() {
+                let msg = format!("prerequisite {:?} is listed twice", p.flag.value);
+                self.error(d.file, p.flag.pos, &p.ctx.get(), msg);
+                continue;
+            }
+            list.push(ir);
+        }
+        list
     }
 
     /// Checks one prerequisite: `None` when its flag is unknown (reported).
@@ -732,10 +753,13 @@ impl Checker<'_> {
     /// Checks one rule's clauses and serve (a missing serve stands in as variation 0).
     fn rule(&mut self, fl: &FlagCx<'_, '_>, r: &RuleSrc) -> RuleIr {
         let segments = self.seg_index;
-        let mut sink = self.sink(fl.def.file);
+        let mut sink = Sink {
+            file: &self.files[fl.def.file],
+            out: self.out,
+        };
         let mut refs = Vec::new();
         let clauses = (r.clauses.iter())
-            .filter_map(|c| clause::check(c, segments, &mut refs, &mut sink))
+            .filter_map(|c| clause::check(c, segments, &mut refs, &mut self.regexes, &mut sink))
             .collect();
         let serve = match &r.serve {
             Some(s) => self.serve(fl, s),
