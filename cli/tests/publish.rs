@@ -325,13 +325,14 @@ fn a_destination_at_the_last_version_refuses_to_publish_and_writes_nothing() {
     use edgeflag_evaluator::format::{encode, EncodeOptions};
     let (src, dest) = project("publish-exhausted", true, 0.1);
     ok(&["publish", s(&src), "--to", s(&dest)]);
-    // current.efr and the manifest claim the highest u64: `latest + 1` wrapped.
+    // current.efr holds the last version there is, and the manifest claims the
+    // highest u64 (`latest + 1` would wrap). Readers refuse headers above 2^53 - 1.
     let held = current(&dest, "production");
     let at_max = encode(
         held.body(),
         &EncodeOptions {
             environment: "production",
-            version: u64::MAX,
+            version: edgeflag_evaluator::format::MAX_VERSION,
             epoch: held.header().epoch,
             created_at_ms: held.header().created_at_ms,
         },
