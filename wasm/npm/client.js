@@ -146,7 +146,7 @@ export class FetchEventSource {
       this._idle = () => clearTimeout(idle);
       const res = await this._fetch(this.url, { headers, signal: abort.signal });
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
-      if (res.url && res.url !== this.url) {
+      if (res.redirected && res.url) {
         const why = redirectRefusal(this._redirects, this.url, res.url);
         if (why) throw new Error(why);
       }
@@ -581,7 +581,7 @@ export function createClient(options = {}) {
       fail(new Error(`GET ${href}: redirect${to ? ` to ${new URL(to, href).href}` : ''} refused: the client follows no redirects (redirects: "none")`), 'REDIRECT');
       return { retryMs: null };
     }
-    if (res.url && res.url !== href) {
+    if (res.redirected && res.url) {
       const why = redirectRefusal(redirects, href, res.url);
       if (why) {
         res.body?.cancel?.().catch?.(() => {});
