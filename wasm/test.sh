@@ -38,6 +38,10 @@ step "native CLI and origin (edgeflag compile/eval/serve)"
 cargo build -p edgeflag-cli -j "$jobs" --manifest-path "$root/Cargo.toml"
 export EDGEFLAG_BIN="$CARGO_TARGET_DIR/debug/edgeflag"
 
+step "signed test fixtures (wasm/examples/sign_fixture.rs)"
+cargo build -p edgeflag-wasm --example sign_fixture -j "$jobs" --manifest-path "$root/Cargo.toml"
+export EDGEFLAG_SIGN_FIXTURE="$CARGO_TARGET_DIR/debug/examples/sign_fixture"
+
 step "edgeflag-wasm unit tests (native)"
 cargo test -p edgeflag-wasm -j "$jobs" --manifest-path "$root/Cargo.toml"
 
@@ -51,6 +55,7 @@ node --test --test-concurrency=1 \
   test/vectors.test.mjs \
   test/differential.test.mjs \
   test/client.test.mjs \
+  test/trust.test.mjs \
   test/versions.test.mjs \
   test/chromium.test.mjs \
   test/workerd.test.mjs

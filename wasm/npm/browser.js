@@ -5,4 +5,4 @@ import init from './gen/edgeflag.js';
 await init({ module_or_path: new URL('./gen/edgeflag_bg.wasm', import.meta.url) });
 
 export * from './core.js';
-export { createClient, eventsLink, retryAfterMs, FetchEventSource } from './client.js';
+export { createClient, eventsLink, retryAfterMs, redirectRefusal, FetchEventSource } from './client.js';

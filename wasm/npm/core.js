@@ -5,7 +5,9 @@
 //   the key string;
 // - details and allFlags come back as the JSON text the evaluator renders (the
 //   same bytes `edgeflag eval` prints) and are parsed here.
-import { Ruleset as RawRuleset, Context as RawContext } from './gen/edgeflag.js';
+import {
+  Ruleset as RawRuleset, Context as RawContext, Policy as RawPolicy, TrustedKeys as RawTrustedKeys,
+} from './gen/edgeflag.js';
 
 /** Bytes refused as a ruleset. `kind` is a stable code (TRUNCATED, BAD_MAGIC, …). */
 export class DecodeError extends Error {
@@ -20,6 +22,45 @@ export class DecodeError extends Error {
 function decodeError(e) {
   const m = /^([A-Z_]+): ([\s\S]*)$/.exec(messageOf(e));
   return m ? new DecodeError(m[1], m[2]) : new DecodeError('UNKNOWN', messageOf(e));
+}
+
+/** Text refused as public keys. `kind`: KEY_PREFIX, KEY_HEX, KEY_INVALID, KEY_EMPTY, KEY_TOO_MANY, KEY_DUPLICATE. */
+export class KeyError extends Error {
+  constructor(kind, message) {
+    super(message);
+    this.name = 'KeyError';
+    this.kind = kind;
+  }
+}
+
+/**
+ * The public keys a reader trusts (`edgeflag-ed25519-public:<64 hex>` each),
+ * parsed once and used for every ruleset checked against them.
+ */
+export class TrustedKeys {
+  constructor(raw) {
+    if (!(raw instanceof RawTrustedKeys)) throw new TypeError('use TrustedKeys.parse');
+    this._raw = raw;
+    /** The keys' ids, 16 hex digits each (what `Ruleset.signedBy` names). */
+    this.ids = JSON.parse(raw.idsJSON());
+  }
+
+  /**
+   * Keys from an array of key strings, or one string with a key per line (blank
+   * lines and `#` comments skipped); at least one. Throws a KeyError.
+   */
+  static parse(keys) {
+    const text = Array.isArray(keys) ? keys.map(String).join('\n') : keys;
+    if (typeof text !== 'string') throw new TypeError('TrustedKeys.parse expects a string or an array of strings');
+    let raw;
+    try {
+      raw = RawTrustedKeys.parse(text);
+    } catch (e) {
+      const err = decodeError(e);
+      throw new KeyError(err.kind, err.message);
+    }
+    return new TrustedKeys(raw);
+  }
 }
 
 /** A context object the evaluator does not accept; the message names the attribute. */
@@ -97,21 +138,46 @@ export class Ruleset {
     this.environment = raw.environment;
     /** Creation time, Unix milliseconds. */
     this.createdAtMs = raw.createdAtMs;
+    /** When it stops being fresh (Unix ms), or null: it does not expire (only signed rulesets do). */
+    this.expiresAt = raw.expiresAtMs ?? null;
+    /**
+     * The id (16 hex digits) of the key its signature names, or null when
+     * unsigned. Verified only by `checkReplaces` with `trustedKeys` (and by a
+     * client with `publicKeys`).
+     */
+    this.signedBy = raw.signedBy ?? null;
+  }
+
+  /** Whether it has expired at `now` (Unix ms; default: now). Never, without an expiry. */
+  isExpired(now = Date.now()) {
+    return this.expiresAt !== null && now >= this.expiresAt;
   }
 
   /**
    * Whether this ruleset may replace `held` (null: none held) for a client of
    * `environment` (null: the held one's): the evaluator's one acceptance policy
-   * (environment, then `(epoch, version)` order, then same version = same
-   * checksum). Returns true to install it, false when it is the held ruleset;
-   * throws a DecodeError (WRONG_ENVIRONMENT, OLDER_VERSION, SAME_VERSION_DIFFERS).
+   * (a signature by one of `trustedKeys`, when given; the environment; when `now`
+   * is given — the arrival time of a download — not expired and no epoch from
+   * the future; then `(epoch, version)` order, bounded steps, and same version =
+   * same checksum). Without `now` (a bootstrap, a trusted local source) an
+   * expired ruleset is taken. Returns true to install it, false when it is the
+   * held ruleset; throws a DecodeError (UNSIGNED, UNKNOWN_KEY, BAD_SIGNATURE,
+   * WRONG_ENVIRONMENT, EXPIRED, FUTURE_EPOCH, OLDER_VERSION, VERSION_JUMP,
+   * SAME_VERSION_DIFFERS).
    */
-  checkReplaces(held, environment) {
-    const env = environment ?? undefined;
+  checkReplaces(held, environment, { trustedKeys, now } = {}) {
+    if (trustedKeys != null && !(trustedKeys instanceof TrustedKeys)) {
+      throw new TypeError('checkReplaces: trustedKeys must be a TrustedKeys (TrustedKeys.parse)');
+    }
+    const policy = new RawPolicy(environment ?? undefined);
     try {
-      return held ? this._raw.checkReplaces(held._raw, env) : this._raw.checkFirst(env);
+      if (trustedKeys) policy.trust(trustedKeys._raw);
+      const at = now ?? undefined;
+      return held ? policy.checkReplaces(this._raw, held._raw, at) : policy.checkFirst(this._raw, at);
     } catch (e) {
       throw decodeError(e);
+    } finally {
+      policy.free();
     }
   }
 

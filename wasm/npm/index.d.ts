@@ -40,10 +40,39 @@ export class DecodeError extends Error {
   /**
    * TRUNCATED, BAD_MAGIC, UNSUPPORTED_VERSION, BAD_HEADER, TRAILING_BYTES,
    * CHECKSUM_MISMATCH, MALFORMED_BODY, INVALID (UNKNOWN for a kind added later);
-   * from `checkReplaces` and the client also WRONG_ENVIRONMENT, OLDER_VERSION and
+   * from `checkReplaces` and the client also UNSIGNED, UNKNOWN_KEY, BAD_SIGNATURE,
+   * WRONG_ENVIRONMENT, EXPIRED, FUTURE_EPOCH, OLDER_VERSION, VERSION_JUMP and
    * SAME_VERSION_DIFFERS.
    */
   readonly kind: string;
+}
+
+/** Text refused as public keys. */
+export class KeyError extends Error {
+  readonly name: 'KeyError';
+  /** KEY_PREFIX, KEY_HEX, KEY_INVALID, KEY_EMPTY, KEY_TOO_MANY, KEY_DUPLICATE (UNKNOWN for a kind added later). */
+  readonly kind: string;
+}
+
+/** Public keys a reader trusts, parsed once. */
+export class TrustedKeys {
+  private constructor();
+  /** Keys (`edgeflag-ed25519-public:<64 hex>`): an array, or one string with a key per line. Throws KeyError. */
+  static parse(keys: string | readonly string[]): TrustedKeys;
+  /** The keys' ids, 16 hex digits each. */
+  readonly ids: readonly string[];
+}
+
+/** Options of `Ruleset.checkReplaces`. */
+export interface CheckOptions {
+  /** Accept only rulesets signed by one of these keys (default: signatures unchecked). */
+  trustedKeys?: TrustedKeys | null;
+  /**
+   * When the ruleset arrived over the network (Unix ms): an expired one, or one
+   * with an epoch more than a day ahead, is refused. Omit for a trusted local
+   * source (a bootstrap), which is taken even when expired.
+   */
+  now?: number | null;
 }
 
 /** A context the evaluator refuses (the message names the attribute). */
@@ -76,14 +105,22 @@ export class Ruleset {
   readonly checksum: string;
   readonly environment: string;
   readonly createdAtMs: number;
+  /** When it stops being fresh (Unix ms); null: it does not expire (only signed rulesets do). */
+  readonly expiresAt: number | null;
+  /** The id of the key its signature names (16 hex digits), or null: unsigned. Verified only with trusted keys. */
+  readonly signedBy: string | null;
+  /** Whether it has expired at `now` (default: now). */
+  isExpired(now?: number): boolean;
   readonly size: number;
   flagKeys(): string[];
   /**
    * The acceptance policy: may this ruleset replace `held` for a client of
-   * `environment`? true = install, false = it is the held ruleset; throws
-   * DecodeError (WRONG_ENVIRONMENT, OLDER_VERSION, SAME_VERSION_DIFFERS).
+   * `environment` (trusting `trustedKeys`, the ruleset having arrived at `now`)?
+   * true = install, false = it is the held ruleset; throws DecodeError (UNSIGNED,
+   * UNKNOWN_KEY, BAD_SIGNATURE, WRONG_ENVIRONMENT, EXPIRED, FUTURE_EPOCH,
+   * OLDER_VERSION, VERSION_JUMP, SAME_VERSION_DIFFERS).
    */
-  checkReplaces(held: Ruleset | null, environment?: string | null): boolean;
+  checkReplaces(held: Ruleset | null, environment?: string | null, options?: CheckOptions): boolean;
 
   evaluate(flagKey: string, ctx: ContextLike): Detail;
   /** The detail as the evaluator's JSON text (byte-identical to `edgeflag eval`). */
@@ -135,7 +172,28 @@ export interface ClientOptions {
    * within the spacing are coalesced into one download at its end.
    */
   minEventRefreshMs?: number;
+  /**
+   * Install only rulesets signed by one of these keys (`edgeflag-ed25519-public:…`;
+   * an array, one string with a key per line, or a TrustedKeys). Without: nothing
+   * is verified and `status().verified` is false.
+   */
+  publicKeys?: string | readonly string[] | TrustedKeys;
+  /** A ruleset download (headers and body) not complete within this is aborted (default 10000; 0 = none). */
+  fetchTimeoutMs?: number;
+  /** An event stream (FetchEventSource) silent this long is dropped and reconnected (default 45000). */
+  eventIdleTimeoutMs?: number;
+  /**
+   * Which redirects, and which event-stream Link targets, are followed (the Rust
+   * client's `Redirects`): `same-origin` (default), `any`, `none` (no redirect;
+   * a same-origin Link still is). Never from https to http.
+   */
+  redirects?: RedirectPolicy;
 }
+
+export type RedirectPolicy = 'same-origin' | 'any' | 'none';
+
+/** What failed last: a DecodeError kind (a refused ruleset), or the transport's. */
+export type ClientErrorKind = 'NETWORK' | 'TIMEOUT' | 'HTTP' | 'TOO_LARGE' | 'REDIRECT' | string;
 
 /** A ruleset's place in its environment's history. */
 export interface Position {
@@ -154,10 +212,25 @@ export interface ClientStatus {
   environment: string | null;
   etag: string | null;
   lastSuccessAt: number | null;
+  /** What failed last, `"<KIND>: <reason>"` for a refused ruleset. */
   lastError: string | null;
+  lastErrorKind: ClientErrorKind | null;
   consecutiveFailures: number;
   streaming: boolean;
   nextPollInMs: number | null;
+  /** Whether signatures are checked (`publicKeys` given). */
+  verified: boolean;
+  /** With `publicKeys`: the id of the key that signed the held ruleset; else null. */
+  signedBy: string | null;
+  /** When the held ruleset expires (Unix ms), or null. */
+  expiresAt: number | null;
+  /**
+   * The held ruleset has expired and is still served (no newer one arrived).
+   * Not `state: 'stale'`, which means the last check failed.
+   */
+  stale: boolean;
+  /** Why the origin's event stream is not followed (its Link broke the redirect policy), or null. */
+  eventsRefused: string | null;
 }
 
 export interface Client {
@@ -180,10 +253,12 @@ export interface Client {
 export function createClient(options: ClientOptions): Client;
 export function eventsLink(header: string | null, base: string): string | null;
 export function retryAfterMs(value: string | null, now?: number): number | null;
+/** Why the client would not follow `next` from `first` under `policy`, or null. */
+export function redirectRefusal(policy: RedirectPolicy, first: string, next: string, options?: { isRedirect?: boolean }): string | null;
 
 /** What the client needs of an EventSource. */
 export interface EventSourceLike {
-  new (url: string): {
+  new (url: string, options?: { idleTimeoutMs?: number; redirects?: RedirectPolicy }): {
     addEventListener(type: string, listener: (event: { data?: string }) => void): void;
     close(): void;
   };
@@ -204,6 +279,10 @@ export interface FetchEventSourceOptions {
   stableMs?: number;
   /** Source of jitter in [0, 1) (default Math.random). */
   random?: () => number;
+  /** Nothing read for this long (the origin sends a comment every 15 s): reconnect (default 45000; 0 = never). */
+  idleTimeoutMs?: number;
+  /** A redirected stream to a URL this policy refuses is closed (default `same-origin`). */
+  redirects?: RedirectPolicy;
 }
 
 /**

@@ -10,4 +10,4 @@ initSync({ module: readFileSync(new URL('./gen/edgeflag_bg.wasm', import.meta.ur
 if (typeof globalThis.EventSource !== 'function') defaults.EventSource = FetchEventSource;
 
 export * from './core.js';
-export { createClient, eventsLink, retryAfterMs, FetchEventSource } from './client.js';
+export { createClient, eventsLink, retryAfterMs, redirectRefusal, FetchEventSource } from './client.js';

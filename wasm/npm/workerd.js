@@ -8,4 +8,4 @@ import { initSync } from './gen/edgeflag.js';
 initSync({ module: wasmModule });
 
 export * from './core.js';
-export { createClient, eventsLink, retryAfterMs, FetchEventSource } from './client.js';
+export { createClient, eventsLink, retryAfterMs, redirectRefusal, FetchEventSource } from './client.js';

@@ -27,6 +27,28 @@ pub struct Context {
     inner: ef::Context,
 }
 
+/// The public keys a reader trusts, parsed once (the client checks every
+/// download against the same set).
+#[wasm_bindgen]
+pub struct TrustedKeys {
+    inner: ef::signature::TrustedKeys,
+}
+
+/// The stable code of a [`KeyError`](ef::signature::KeyError) (the JavaScript
+/// `KeyError.kind`).
+pub fn key_error_kind(e: &ef::signature::KeyError) -> &'static str {
+    use ef::signature::KeyError as K;
+    match e {
+        K::Prefix { .. } => "KEY_PREFIX",
+        K::Hex { .. } => "KEY_HEX",
+        K::Invalid => "KEY_INVALID",
+        K::Empty => "KEY_EMPTY",
+        K::TooMany => "KEY_TOO_MANY",
+        K::Duplicate(_) => "KEY_DUPLICATE",
+        _ => "UNKNOWN",
+    }
+}
+
 /// The stable code of a [`DecodeError`] (the JavaScript `DecodeError.kind`).
 pub fn decode_error_kind(e: &DecodeError) -> &'static str {
     match e {
@@ -82,16 +104,6 @@ impl Ruleset {
     /// The evaluator's ruleset.
     pub fn inner(&self) -> &ef::Ruleset {
         &self.inner
-    }
-
-    /// The acceptance policy's answer for this ruleset replacing `held`.
-    fn check(&self, held: Option<&Ruleset>, environment: Option<String>) -> Result<bool, JsError> {
-        let policy = ef::accept::Policy::for_environment(environment.as_deref());
-        match policy.check(held.map(|h| h.inner.header()), &self.inner, None) {
-            Ok(ef::accept::Verdict::Newer) => Ok(true),
-            Ok(ef::accept::Verdict::Same) => Ok(false),
-            Err(refusal) => Err(JsError::new(&format!("{}: {refusal}", refusal.kind()))),
-        }
     }
 
     /// The detail of `key` through `getter`, as JSON.
@@ -163,25 +175,24 @@ impl Ruleset {
         format!("{:016x}", self.inner.header().checksum)
     }
 
-    /// Whether this ruleset may replace `held` for a client of `environment`
-    /// (`undefined`: the held one's): the evaluator's one acceptance policy.
-    /// Returns `true` to install it, `false` when it is the held ruleset; throws
-    /// `"<KIND>: <reason>"` (WRONG_ENVIRONMENT, OLDER_VERSION,
-    /// SAME_VERSION_DIFFERS) when it must be refused.
-    #[wasm_bindgen(js_name = checkReplaces)]
-    pub fn check_replaces(
-        &self,
-        held: &Ruleset,
-        environment: Option<String>,
-    ) -> Result<bool, JsError> {
-        self.check(Some(held), environment)
+    /// When the ruleset stops being fresh (Unix ms), or `undefined` when it does
+    /// not expire (only signed rulesets expire).
+    #[wasm_bindgen(getter, js_name = expiresAtMs)]
+    pub fn expires_at_ms(&self) -> Option<f64> {
+        self.inner.header().expires_at_ms.map(|ms| ms as f64)
     }
 
-    /// [`check_replaces`](Self::check_replaces) when no ruleset is held yet (only
-    /// the environment is checked).
-    #[wasm_bindgen(js_name = checkFirst)]
-    pub fn check_first(&self, environment: Option<String>) -> Result<bool, JsError> {
-        self.check(None, environment)
+    /// The id (16 hex digits) of the key the signature names, or `undefined` when
+    /// unsigned. Only a [`Policy`] trusting keys verifies the signature.
+    #[wasm_bindgen(getter, js_name = signedBy)]
+    pub fn signed_by(&self) -> Option<String> {
+        self.inner.header().signature.map(|s| s.key_id.to_string())
+    }
+
+    /// Whether the ruleset has expired at `now_ms` (never, without an expiry).
+    #[wasm_bindgen(js_name = isExpired)]
+    pub fn is_expired(&self, now_ms: f64) -> bool {
+        self.inner.header().is_expired(now_ms as i64)
     }
 
     /// Creation time, Unix milliseconds.
@@ -261,6 +272,114 @@ impl Ruleset {
     }
 }
 
+fn refusal_error(refusal: &ef::accept::Refusal) -> JsError {
+    JsError::new(&format!("{}: {refusal}", refusal.kind()))
+}
+
+/// A Unix-ms time from JavaScript (a finite number; `NaN` reads as 0).
+fn ms(t: f64) -> i64 {
+    t as i64
+}
+
+#[wasm_bindgen]
+impl TrustedKeys {
+    /// Reads public keys, one `edgeflag-ed25519-public:<64 hex>` per line (blank
+    /// lines and `#` comments skipped; at least one). Throws
+    /// `"<KIND>: <reason>"` (KEY_PREFIX, KEY_HEX, KEY_INVALID, KEY_EMPTY,
+    /// KEY_TOO_MANY, KEY_DUPLICATE).
+    pub fn parse(text: &str) -> Result<TrustedKeys, JsError> {
+        ef::signature::TrustedKeys::parse(text)
+            .map(|inner| TrustedKeys { inner })
+            .map_err(|e| JsError::new(&format!("{}: {e}", key_error_kind(&e))))
+    }
+
+    /// The trusted keys' ids (16 hex digits each), as a JSON array.
+    #[wasm_bindgen(js_name = idsJSON)]
+    pub fn ids_json(&self) -> String {
+        to_json(
+            &self
+                .inner
+                .iter()
+                .map(|k| k.id().to_string())
+                .collect::<Vec<_>>(),
+        )
+    }
+}
+
+/// The evaluator's acceptance policy ([`ef::accept::Policy`]) of one reader.
+#[wasm_bindgen]
+pub struct Policy {
+    inner: ef::accept::Policy,
+}
+
+impl Policy {
+    /// The policy's answer for `candidate` replacing `held` (native part of the
+    /// `check*` exports).
+    pub fn check(
+        &self,
+        held: Option<&Ruleset>,
+        candidate: &Ruleset,
+        now_ms: Option<i64>,
+    ) -> Result<bool, ef::accept::Refusal> {
+        let held = held.map(|h| h.inner.header());
+        match self.inner.check(held, &candidate.inner, now_ms)? {
+            ef::accept::Verdict::Newer => Ok(true),
+            ef::accept::Verdict::Same => Ok(false),
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl Policy {
+    /// A policy accepting rulesets of `environment` (`undefined`: the held one's)
+    /// and checking no signatures until [`trust`](Self::trust) is called.
+    #[wasm_bindgen(constructor)]
+    pub fn new(environment: Option<String>) -> Policy {
+        Policy {
+            inner: ef::accept::Policy::for_environment(environment.as_deref()),
+        }
+    }
+
+    /// Accept only rulesets signed by one of `keys` (copied; `keys` stays usable).
+    pub fn trust(&mut self, keys: &TrustedKeys) {
+        self.inner = std::mem::take(&mut self.inner).trust(keys.inner.clone());
+    }
+
+    /// Whether `candidate` may be installed when nothing is held. `now_ms`: when
+    /// it arrived over the network (`undefined`: a trusted local source such as a
+    /// bootstrap, taken even when expired). `true` to install it; throws
+    /// `"<KIND>: <reason>"` (UNSIGNED, UNKNOWN_KEY, BAD_SIGNATURE,
+    /// WRONG_ENVIRONMENT, EXPIRED, FUTURE_EPOCH) when refused.
+    #[wasm_bindgen(js_name = checkFirst)]
+    pub fn check_first(&self, candidate: &Ruleset, now_ms: Option<f64>) -> Result<bool, JsError> {
+        self.check(None, candidate, now_ms.map(ms))
+            .map_err(|r| refusal_error(&r))
+    }
+
+    /// Whether `candidate` may replace `held`: `true` to install it, `false` when
+    /// it is the held ruleset; throws as [`check_first`](Self::check_first), and
+    /// OLDER_VERSION, VERSION_JUMP, SAME_VERSION_DIFFERS.
+    #[wasm_bindgen(js_name = checkReplaces)]
+    pub fn check_replaces(
+        &self,
+        candidate: &Ruleset,
+        held: &Ruleset,
+        now_ms: Option<f64>,
+    ) -> Result<bool, JsError> {
+        self.check(Some(held), candidate, now_ms.map(ms))
+            .map_err(|r| refusal_error(&r))
+    }
+
+    /// The id of the key whose signature was verified on `accepted` (a ruleset
+    /// this policy accepted), or `undefined` when the policy checks no signatures.
+    #[wasm_bindgen(js_name = verifiedBy)]
+    pub fn verified_by(&self, accepted: &Ruleset) -> Option<String> {
+        self.inner
+            .verified_by(accepted.inner.header())
+            .map(|id| id.to_string())
+    }
+}
+
 impl Context {
     /// Parses a context from JSON text (the native part of `fromJSON`).
     pub fn parse(text: &str) -> Result<Context, serde_json::Error> {
@@ -297,6 +416,76 @@ mod tests {
     fn getter_codes() {
         assert!(Getter::from_code(4).is_some());
         assert!(Getter::from_code(5).is_none());
+    }
+
+    fn ruleset(
+        version: u64,
+        key: Option<&ef::signature::SecretKey>,
+        expires: Option<i64>,
+    ) -> Ruleset {
+        let opts = ef::format::EncodeOptions {
+            environment: "production",
+            version,
+            epoch: 1_700_000_000_000,
+            created_at_ms: 0,
+        };
+        let mut bytes = ef::format::encode(&ef::model::Body::default(), &opts).unwrap();
+        if let Some(key) = key {
+            ef::format::sign(&mut bytes, key, expires).unwrap();
+        }
+        Ruleset::decode(&bytes).unwrap()
+    }
+
+    #[test]
+    fn a_policy_with_trusted_keys_verifies_and_names_the_key() {
+        use ef::signature::{SecretKey, Signer as _};
+        let key = SecretKey::from_seed([1; 32]);
+        let other = SecretKey::from_seed([2; 32]);
+        let keys = ef::signature::TrustedKeys::parse(&key.public_key().to_string()).unwrap();
+        let mut policy = Policy::new(None);
+        policy.inner = policy.inner.trust(keys);
+        let now = Some(1_800_000_000_000);
+
+        let signed = ruleset(1, Some(&key), Some(1_900_000_000_000));
+        assert_eq!(policy.check(None, &signed, now), Ok(true));
+        assert_eq!(policy.verified_by(&signed), Some(key.key_id().to_string()));
+        assert_eq!(signed.signed_by(), Some(key.key_id().to_string()));
+        assert_eq!(signed.expires_at_ms(), Some(1.9e12));
+        assert!(!signed.is_expired(1.8e12) && signed.is_expired(1.9e12));
+
+        let kind = |r: Result<bool, ef::accept::Refusal>| r.map_err(|e| e.kind());
+        assert_eq!(
+            kind(policy.check(None, &ruleset(1, None, None), now)),
+            Err("UNSIGNED")
+        );
+        assert_eq!(
+            kind(policy.check(None, &ruleset(1, Some(&other), None), now)),
+            Err("UNKNOWN_KEY")
+        );
+        let expired = ruleset(2, Some(&key), Some(1_750_000_000_000));
+        assert_eq!(
+            kind(policy.check(Some(&signed), &expired, now)),
+            Err("EXPIRED")
+        );
+        assert_eq!(policy.check(Some(&signed), &expired, None), Ok(true));
+        // Without keys nothing is verified.
+        assert_eq!(Policy::new(None).verified_by(&signed), None);
+        assert_eq!(
+            Policy::new(None).check(None, &ruleset(1, None, None), now),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn key_errors_have_stable_kinds() {
+        let kind = |t: &str| {
+            ef::signature::TrustedKeys::parse(t)
+                .map(|_| ())
+                .map_err(|e| key_error_kind(&e))
+        };
+        assert_eq!(kind(""), Err("KEY_EMPTY"));
+        assert_eq!(kind("ssh-ed25519 AAAA"), Err("KEY_PREFIX"));
+        assert_eq!(kind("edgeflag-ed25519-public:zz"), Err("KEY_HEX"));
     }
 
     #[test]

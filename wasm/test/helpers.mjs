@@ -1,7 +1,7 @@
 // Shared test helpers: the native `edgeflag` binary, compiling sources, and a
 // real `edgeflag serve` origin on loopback.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, cpSync, readFileSync } from 'node:fs';
+import { mkdtempSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,4 +98,41 @@ export function rng(seed) {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * The signing helper for tests (`cargo build -p edgeflag-wasm --example
+ * sign_fixture`; EDGEFLAG_SIGN_FIXTURE overrides): the WASM build cannot sign.
+ */
+export const SIGN_FIXTURE = process.env.EDGEFLAG_SIGN_FIXTURE || path.join(targetDir, 'debug', 'examples', 'sign_fixture');
+
+function signFixture(args) {
+  const r = spawnSync(SIGN_FIXTURE, args, { encoding: 'utf8' });
+  if (r.error) throw r.error;
+  if (r.status !== 0) throw new Error(`sign_fixture ${args.join(' ')} exited ${r.status}:\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** The public key (text form) of the test key of `seed` (0–255). */
+export function publicKey(seed) {
+  return signFixture(['public', String(seed)]).trim();
+}
+
+/**
+ * `bytes` (a compiled ruleset) re-encoded at `version`/`epoch` and signed with the
+ * test key of `seed`, expiring at `expiresAt` (Unix ms) when given; `tamper`:
+ * with the signature of other content (valid checksum, wrong signature).
+ */
+export function sign(bytes, { seed, version, epoch, expiresAt, tamper = false }) {
+  const dir = tempDir('edgeflag-sign-');
+  const input = path.join(dir, 'in.efr');
+  const output = path.join(dir, 'out.efr');
+  writeFileSync(input, bytes);
+  const args = ['sign', String(seed), input, output];
+  if (version !== undefined) args.push('--version', String(version));
+  if (epoch !== undefined) args.push('--epoch', String(epoch));
+  if (expiresAt !== undefined) args.push('--expires-at', String(Math.round(expiresAt)));
+  if (tamper) args.push('--tamper');
+  signFixture(args);
+  return new Uint8Array(readFileSync(output));
 }

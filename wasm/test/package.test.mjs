@@ -45,5 +45,6 @@ test('a consumer importing @edgeflag/evaluator in Node gets the node entry, and 
   assert.match(r.resolved, /\/node\.js$/);
   assert.equal(r.key, 'u1');
   assert.equal(r.kind, 'TRUNCATED');
-  assert.deepEqual(r.exports, ['Context', 'ContextError', 'DecodeError', 'FetchEventSource', 'Ruleset', 'createClient', 'eventsLink', 'retryAfterMs']);
+  assert.deepEqual(r.exports, ['Context', 'ContextError', 'DecodeError', 'FetchEventSource', 'KeyError', 'Ruleset', 'TrustedKeys',
+    'createClient', 'eventsLink', 'redirectRefusal', 'retryAfterMs']);
 });

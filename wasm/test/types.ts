@@ -1,6 +1,9 @@
 // Compile-only check of npm/index.d.ts (`tsc -p test/tsconfig.json`): the
 // documented usage type-checks under --strict, and misuse does not.
-import { createClient, FetchEventSource, Context, Ruleset, DecodeError, type Detail, type ClientStatus } from '@edgeflag/evaluator';
+import {
+  createClient, FetchEventSource, Context, Ruleset, DecodeError, KeyError, TrustedKeys, redirectRefusal,
+  type Detail, type ClientStatus,
+} from '@edgeflag/evaluator';
 
 declare const bytes: Uint8Array;
 
@@ -51,3 +54,35 @@ new FetchEventSource('http://127.0.0.1:9/e', { minReconnectMs: 1000, maxReconnec
 // @ts-expect-error a number, not a string
 new FetchEventSource('http://127.0.0.1:9/e', { minReconnectMs: '1s' });
 createClient({ url: '/production/current.efr', maxRulesetBytes: 1 << 20, minEventRefreshMs: 250 });
+
+// Signatures, expiry and the network bounds.
+const keys: TrustedKeys = TrustedKeys.parse(['edgeflag-ed25519-public:00']);
+const ids: readonly string[] = keys.ids;
+const signedBy: string | null = rules.signedBy;
+const expiresAt: number | null = rules.expiresAt;
+const expired: boolean = rules.isExpired() || rules.isExpired(Date.now());
+const ok: boolean = rules.checkReplaces(null, 'production', { trustedKeys: keys, now: Date.now() });
+const trusting = createClient({
+  url: '/production/current.efr',
+  publicKeys: ['edgeflag-ed25519-public:00'],
+  fetchTimeoutMs: 10_000,
+  eventIdleTimeoutMs: 45_000,
+  redirects: 'same-origin',
+});
+createClient({ url: '/production/current.efr', publicKeys: 'edgeflag-ed25519-public:00\nedgeflag-ed25519-public:11' });
+createClient({ url: '/production/current.efr', publicKeys: keys });
+const st: ClientStatus = trusting.status();
+const verified: boolean = st.verified;
+const stale: boolean = st.stale;
+const why: string | null = st.lastErrorKind;
+const refusal: string | null = redirectRefusal('any', 'https://a/x', 'http://a/x');
+try {
+  TrustedKeys.parse('x');
+} catch (e) {
+  if (e instanceof KeyError) void e.kind;
+}
+// @ts-expect-error not a redirect policy
+createClient({ url: '/production/current.efr', redirects: 'sometimes' });
+// @ts-expect-error trustedKeys must be parsed first
+rules.checkReplaces(null, null, { trustedKeys: ['edgeflag-ed25519-public:00'] });
+void [ids, signedBy, expiresAt, expired, ok, verified, stale, why, refusal, st.signedBy, st.expiresAt, st.eventsRefused];

@@ -1,5 +1,5 @@
 # workerd configuration of the example edge function.
-#   RULESET_URL=http://127.0.0.1:8080/production/current.efr \
+#   RULESET_URL=http://127.0.0.1:8080/production/current.efr PUBLIC_KEYS="$(cat KEY.pub)" \
 #     npx workerd serve config.capnp --socket-addr http=127.0.0.1:8787
 # The package's files are listed as modules; the .wasm is a `wasm` module (a
 # compiled WebAssembly.Module: nothing is compiled from bytes at run time).
@@ -27,6 +27,8 @@ const edgeWorker :Workerd.Worker = (
   bindings = [
     (name = "RULESET_URL", fromEnvironment = "RULESET_URL"),
     (name = "MAX_AGE_MS", fromEnvironment = "MAX_AGE_MS"),
+    # The trusted public keys, one per line (in wrangler: a secret or a var).
+    (name = "PUBLIC_KEYS", fromEnvironment = "PUBLIC_KEYS"),
   ],
   globalOutbound = "origin",
 );

@@ -6,6 +6,11 @@
 // If-None-Match first: usually a 304 with no body, so the cost is one small
 // round trip every MAX_AGE_MS, not a download per request.
 //
+// PUBLIC_KEYS (one `edgeflag-ed25519-public:…` per line; two while rotating) is
+// required: only rulesets signed by one of them are installed, so a CDN, a bucket
+// or anyone on the path cannot serve flags. A refused download leaves the last
+// good ruleset serving; the response says so (`refused`).
+//
 // GET /?flag=new-checkout&key=user-7&country=DE  →  {"flag":…,"detail":{…},…}
 import { createClient, Context } from './edgeflag/workerd.js';
 
@@ -13,8 +18,13 @@ let client = null; // one per isolate, reused across requests
 
 export default {
   async fetch(request, env) {
+    if (!env.PUBLIC_KEYS?.trim()) {
+      // Refuse to run unverified rather than serve whatever the network sends.
+      return Response.json({ error: 'PUBLIC_KEYS is not configured' }, { status: 500 });
+    }
     client ??= createClient({
       url: env.RULESET_URL,
+      publicKeys: env.PUBLIC_KEYS,
       pollIntervalMs: 0, // no timers in an edge function: revalidate on requests
       events: false,
     });
@@ -39,7 +49,10 @@ export default {
     const detail = rs.evaluate(flag, ctx);
     ctx.free();
     return Response.json(
-      { flag, detail, version: rs.version, environment: rs.environment, etag: status.etag },
+      {
+        flag, detail, version: rs.version, environment: rs.environment, etag: status.etag,
+        signedBy: status.signedBy, stale: status.stale, refused: status.lastErrorKind,
+      },
       { headers: { 'x-edgeflag-version': String(rs.version) } },
     );
   },
