@@ -69,23 +69,27 @@ pub async fn compile_and_publish(state: &State, src: &Path, actor: &str) {
 
 /// A watcher of `path` (recursive) that sends `()` on every content change. It
 /// reacts only to changes: reading a watched directory raises access events, which
-/// must not trigger another read. Keep the watcher alive as long as the receiver.
+/// must not trigger another read. With `follow_links` false it does not descend
+/// into symbolic links. Keep the watcher alive as long as the receiver.
 fn change_watcher(
     path: &Path,
+    follow_links: bool,
 ) -> notify::Result<(notify::RecommendedWatcher, mpsc::UnboundedReceiver<()>)> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+    let handler = move |event: notify::Result<notify::Event>| {
         if event.is_ok_and(|e| is_change(&e)) {
             let _ = tx.send(());
         }
-    })?;
+    };
+    let config = notify::Config::default().with_follow_symlinks(follow_links);
+    let mut watcher = notify::RecommendedWatcher::new(handler, config)?;
     watcher.watch(path, RecursiveMode::Recursive)?;
     Ok((watcher, rx))
 }
 
 /// Watches `src` and recompiles on change until the process ends.
 pub fn spawn(state: Arc<State>, src: PathBuf, actor: String) -> notify::Result<()> {
-    let (watcher, mut rx) = change_watcher(&src)?;
+    let (watcher, mut rx) = change_watcher(&src, true)?;
     tokio::spawn(async move {
         // The watcher lives as long as this task.
         let _watcher = watcher;
@@ -103,7 +107,9 @@ pub fn spawn(state: Arc<State>, src: PathBuf, actor: String) -> notify::Result<(
 /// file systems without change events.
 pub fn spawn_dir_watch(state: Arc<State>) -> notify::Result<()> {
     std::fs::create_dir_all(&state.dir).map_err(notify::Error::io)?;
-    let (watcher, mut rx) = change_watcher(&state.dir)?;
+    // Links in the served directory are never followed (see `confine`), so
+    // they are not watched either.
+    let (watcher, mut rx) = change_watcher(&state.dir, false)?;
     tokio::spawn(async move {
         let _watcher = watcher;
         let mut rescan = tokio::time::interval(Duration::from_secs(1));
