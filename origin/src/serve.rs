@@ -55,6 +55,7 @@ const REFUSAL_TIME: Duration = Duration::from_secs(1);
 /// not spin while descriptors are short.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// The refusal; its `Retry-After` is [`crate::http::RETRY_AFTER_SECS`].
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
     Retry-After: 1\r\n\
     Cache-Control: no-store\r\n\
@@ -62,6 +63,7 @@ const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
     Content-Length: 21\r\n\
     Connection: close\r\n\r\n\
     too many connections\n";
+const _: () = assert!(crate::http::RETRY_AFTER_SECS == 1);
 
 /// Serves `listener` until `stop` completes, then closes idle connections, ends
 /// event streams, and gives responses in flight `grace` before dropping them.
@@ -292,16 +294,21 @@ impl Activity {
         });
     }
 
-    /// When the connection is to be closed, and why; `None` while busy.
+    /// When the connection is to be closed, and why; `None` while busy (or
+    /// never).
     fn deadline(&self, limits: &Limits) -> Option<(Instant, Timeout)> {
         let p = *self.phase.lock().ok()?;
         if p.in_flight > 0 {
             return None;
         }
-        Some(match p.head_since {
-            Some(t) => (t + limits.header_read_timeout, Timeout::Header),
-            None => (p.idle_since + limits.idle_timeout, Timeout::Idle),
-        })
+        // A timeout too long to add to the clock never passes.
+        match p.head_since {
+            Some(t) => Some((t.checked_add(limits.header_read_timeout)?, Timeout::Header)),
+            None => Some((
+                p.idle_since.checked_add(limits.idle_timeout)?,
+                Timeout::Idle,
+            )),
+        }
     }
 }
 
