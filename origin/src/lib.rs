@@ -28,8 +28,8 @@
 //!
 //! | limit | default | beyond it |
 //! |---|---|---|
-//! | [`Config::header_read_timeout()`] | 10 s | the connection is closed (half-sent requests do not stay open) |
-//! | [`Config::idle_timeout()`] | 75 s | an idle keep-alive connection is closed; an open event stream is a response in flight, never idle |
+//! | [`Config::header_read_timeout()`] | 10 s | the connection is closed (half-sent requests do not stay open); counted from a request's first byte |
+//! | [`Config::idle_timeout()`] | 75 s | a connection with no request in flight and nothing sent (fresh or between requests) is closed; an open event stream is a response in flight, never idle |
 //! | [`Config::max_connections()`] | 10,000 | `503` + `Retry-After`, then closed; open connections keep working |
 //! | [`Config::max_subscribers()`] | 10,000 | `/<env>/events` answers `503` + `Retry-After`; a subscriber that leaves frees its slot |
 //!
@@ -121,11 +121,12 @@ pub struct Config {
     pub watch: Option<PathBuf>,
     /// Audit-log actor for `watch` publishes.
     pub actor: String,
-    /// How long a client has to send a complete request head: from the accept
-    /// for the first request of a connection, from its first byte for later ones.
+    /// How long a client has to send a complete request head, from its first
+    /// byte.
     pub header_read_timeout: Duration,
-    /// How long a keep-alive connection may wait with no request in flight
-    /// before it is closed. Open event streams are in flight and never idle.
+    /// How long a connection may wait with no request in flight and no byte of
+    /// a new one (fresh, or between keep-alive requests) before it is closed.
+    /// Open event streams are in flight and never idle.
     pub idle_timeout: Duration,
     /// Open connections at most; one more is answered `503` with `Retry-After`
     /// and closed.

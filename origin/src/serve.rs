@@ -1,11 +1,13 @@
 //! Accepting and serving connections with limits `axum::serve` does not have:
 //!
-//! * a **header-read timeout**: a connection's request head must be complete
-//!   within it, counted from the accept for the first request and from the
-//!   first byte for later ones (so half-sent requests do not stay open);
-//! * an **idle timeout**: a keep-alive connection with no request in flight and
-//!   no byte of a new one is closed after it. A response in flight, such as an
-//!   event stream, is not idle, however long it lasts;
+//! * a **header-read timeout**: a request head must be complete within it,
+//!   counted from its first byte (so half-sent requests do not stay open);
+//! * an **idle timeout**: a connection with no request in flight and no byte of
+//!   a new one (a fresh connection that sends nothing, a keep-alive connection
+//!   between requests) is closed after it. A response in flight, such as an
+//!   event stream, is not idle, however long it lasts. (Not counting the header
+//!   timeout from the accept lets clients that connect ahead of time, or that
+//!   are slow under load, keep their connection until they speak.)
 //! * a **connection cap**: beyond it a new connection is answered `503` with
 //!   `Retry-After` and closed, so the open ones (and the process's file
 //!   descriptors) are not starved.
@@ -256,8 +258,8 @@ struct Phase {
     in_flight: usize,
     /// When the last response ended (or the connection was accepted).
     idle_since: Instant,
-    /// When the head now due started: at accept, or the first byte read while
-    /// idle. `None` while idle with nothing read, or while a request is in flight.
+    /// When the head now due started: the first byte read while idle. `None`
+    /// while idle with nothing read, or while a request is in flight.
     head_since: Option<Instant>,
 }
 
@@ -268,7 +270,7 @@ impl Activity {
             phase: Mutex::new(Phase {
                 in_flight: 0,
                 idle_since: now,
-                head_since: Some(now),
+                head_since: None,
             }),
             changed: Notify::new(),
         }
