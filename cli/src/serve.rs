@@ -2,10 +2,11 @@
 //! [`edgeflag_origin::Origin`].
 
 use super::CliError;
-use edgeflag_origin::{Config, Origin};
+use edgeflag_origin::{Config, Cors, Origin};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Arguments of `edgeflag serve`.
 #[derive(Debug, clap::Args)]
@@ -26,6 +27,51 @@ pub struct ServeArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Close a connection whose request head is not complete this long after
+    /// its first byte, e.g. `10s` or `500ms`.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    header_read_timeout: Duration,
+    /// Close a connection with no request in flight and nothing sent (a fresh
+    /// one, or keep-alive between requests) for this long. Open event streams
+    /// are in flight and are never cut by it.
+    #[arg(long, value_name = "DURATION", default_value = "75s", value_parser = duration)]
+    idle_timeout: Duration,
+    /// Open connections at most; one more is answered 503 with Retry-After and
+    /// closed. Keep it below the open-file limit (`ulimit -n`).
+    #[arg(long, value_name = "N", default_value_t = edgeflag_origin::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Open event streams (/<env>/events) at most, all environments together;
+    /// one more is answered 503 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = edgeflag_origin::DEFAULT_MAX_SUBSCRIBERS)]
+    max_subscribers: usize,
+    /// A browser origin (scheme://host[:port]) allowed to read current.efr,
+    /// versions/*.efr and events across origins; repeat for several. Default
+    /// `*` (any); `none` sends no CORS headers. /metrics, /healthz, manifests and
+    /// audit records never carry CORS headers.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
+}
+
+/// `--header-read-timeout` and `--idle-timeout`: a number with `ms`, `s` or `m`.
+fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("not a duration: {text:?} (e.g. 10s, 500ms, 2m)"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        _ => return Err(format!("not a duration: {text:?} (units: ms, s, m)")),
+    };
+    if d.is_zero() {
+        return Err("a timeout must be above zero".into());
+    }
+    Ok(d)
 }
 
 /// Starts the runtime and serves until Ctrl-C or SIGTERM. Prints `listening on
@@ -45,7 +91,14 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         builder.worker_threads(n.max(1));
     }
     let runtime = builder.enable_all().build().map_err(CliError::Runtime)?;
-    let mut config = Config::new(args.dir).listen(args.listen);
+    let cors = Cors::from_values(&args.cors_origins)?;
+    let mut config = Config::new(args.dir)
+        .listen(args.listen)
+        .header_read_timeout(args.header_read_timeout)
+        .idle_timeout(args.idle_timeout)
+        .max_connections(args.max_connections.max(1))
+        .max_subscribers(args.max_subscribers)
+        .cors(cors);
     if let Some(src) = args.watch {
         config = config.watch(src, super::publish::actor(args.actor.as_deref()));
     }
@@ -63,4 +116,20 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         origin.run_until(edgeflag_origin::shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration("300ms"), Ok(Duration::from_millis(300)));
+        assert_eq!(duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
+        for bad in ["", "10", "s", "1h", "0s", "-1s", "1.5s"] {
+            assert!(duration(bad).is_err(), "{bad}");
+        }
+    }
 }
