@@ -12,6 +12,7 @@
 use std::fs::{File, Metadata};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 /// Why a path under the root is not read.
 #[derive(Debug, thiserror::Error)]
@@ -21,8 +22,9 @@ pub(crate) enum Refused {
     Symlink {
         /// The link.
         path: PathBuf,
-        /// The link's own metadata (not its target's).
-        meta: Metadata,
+        /// The link's own size and modification time (not its target's), so a
+        /// scan can tell a changed link from one already refused.
+        stamp: (u64, Option<SystemTime>),
     },
     /// A component is not a directory, or the file is not a regular file.
     #[error("{} is not a regular file or directory", path.display())]
@@ -77,7 +79,8 @@ pub(crate) fn metadata(root: &Path, rel: &str) -> Result<Metadata, Refused> {
             source,
         })?;
         if meta.file_type().is_symlink() {
-            return Err(Refused::Symlink { path, meta });
+            let stamp = (meta.len(), meta.modified().ok());
+            return Err(Refused::Symlink { path, stamp });
         }
         let last = parts.peek().is_none();
         if (last && !meta.is_file()) || (!last && !meta.is_dir()) {

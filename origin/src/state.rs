@@ -112,10 +112,9 @@ impl State {
             let meta = match confine::metadata(&self.dir, &key) {
                 Ok(meta) => meta,
                 Err(refused) => {
-                    if let Refused::Symlink { meta, .. } = &refused {
+                    if let Refused::Symlink { stamp, .. } = refused {
                         // Refused once per change of the link itself, not on
                         // every rescan.
-                        let stamp = (meta.len(), meta.modified().ok());
                         let new = self
                             .seen
                             .lock()

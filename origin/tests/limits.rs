@@ -646,12 +646,7 @@ async fn stopping_ends_event_streams_and_returns() {
         .expect("no server error");
     for mut s in streams {
         let end = tokio::time::timeout(Duration::from_secs(5), async {
-            loop {
-                match s.chunk().await {
-                    Ok(Some(_)) => continue,
-                    Ok(None) | Err(_) => break,
-                }
-            }
+            while let Ok(Some(_)) = s.chunk().await {}
         })
         .await;
         assert!(end.is_ok(), "the event stream ended");
