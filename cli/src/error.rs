@@ -52,6 +52,9 @@ pub enum CliError {
     /// The origin could not start or stopped with an error.
     #[error("{0}")]
     Serve(#[from] edgeflag_origin::ServeError),
+    /// A `--cors-origin` value is not an origin.
+    #[error("--cors-origin: {0}")]
+    Cors(#[from] edgeflag_origin::CorsError),
     /// The async runtime (for network commands) could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),

@@ -32,28 +32,13 @@ pub struct SigningArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lifetime(pub Option<Duration>);
 
-/// Parses `30d`, `12h`, `90m`, `600s` or `never`.
+/// Parses a duration (`30d`, `12h`, `90m`, `600s`: [`super::duration::parse`])
+/// or `never`.
 pub fn parse_lifetime(s: &str) -> Result<Lifetime, String> {
     if s == "never" {
         return Ok(Lifetime(None));
     }
-    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("{s:?}: expected a number and a unit (s, m, h, d), or `never`"))?;
-    let secs = match unit {
-        "s" => Some(n),
-        "m" => n.checked_mul(60),
-        "h" => n.checked_mul(3600),
-        "d" => n.checked_mul(86_400),
-        _ => return Err(format!("{s:?}: the unit must be s, m, h or d")),
-    };
-    match secs {
-        Some(secs) if secs > 0 && secs <= 100 * 365 * 86_400 => {
-            Ok(Lifetime(Some(Duration::from_secs(secs))))
-        }
-        _ => Err(format!("{s:?}: between 1s and 100 years, or `never`")),
-    }
+    super::duration::parse(s).map(|d| Lifetime(Some(d)))
 }
 
 /// The signing key and lifetime a command was given.

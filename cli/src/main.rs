@@ -9,6 +9,7 @@
 mod out;
 mod build;
 mod diff;
+mod duration;
 mod error;
 mod eval;
 mod inspect;

@@ -2,10 +2,11 @@
 //! [`edgeflag_origin::Origin`].
 
 use super::CliError;
-use edgeflag_origin::{Config, Origin};
+use edgeflag_origin::{Config, Cors, Origin};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Arguments of `edgeflag serve`.
 #[derive(Debug, clap::Args)]
@@ -26,6 +27,29 @@ pub struct ServeArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Close a connection whose request head is not complete this long after
+    /// its first byte, e.g. `10s` or `500ms`.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = super::duration::parse)]
+    header_read_timeout: Duration,
+    /// Close a connection with no request in flight and nothing sent (a fresh
+    /// one, or keep-alive between requests) for this long. Open event streams
+    /// are in flight and are never cut by it.
+    #[arg(long, value_name = "DURATION", default_value = "75s", value_parser = super::duration::parse)]
+    idle_timeout: Duration,
+    /// Open connections at most; one more is answered 503 with Retry-After and
+    /// closed. Keep it below the open-file limit (`ulimit -n`).
+    #[arg(long, value_name = "N", default_value_t = edgeflag_origin::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Open event streams (/<env>/events) at most, all environments together;
+    /// one more is answered 503 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = edgeflag_origin::DEFAULT_MAX_SUBSCRIBERS)]
+    max_subscribers: usize,
+    /// A browser origin (scheme://host[:port]) allowed to read current.efr,
+    /// versions/*.efr and events across origins; repeat for several. Default
+    /// `*` (any); `none` sends no CORS headers. /metrics, /healthz, manifests and
+    /// audit records never carry CORS headers.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
     /// Keys the served files must be signed by.
     #[command(flatten)]
     trust: super::keys::TrustArgs,
@@ -51,8 +75,14 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         builder.worker_threads(n.max(1));
     }
     let runtime = builder.enable_all().build().map_err(CliError::Runtime)?;
+    let cors = Cors::from_values(&args.cors_origins)?;
     let mut config = Config::new(args.dir)
         .listen(args.listen)
+        .header_read_timeout(args.header_read_timeout)
+        .idle_timeout(args.idle_timeout)
+        .max_connections(args.max_connections.max(1))
+        .max_subscribers(args.max_subscribers)
+        .cors(cors)
         .trust(args.trust.load()?);
     if let Some(key) = args.signing.load()? {
         let (signer, lifetime) = key.into_parts();

@@ -1,7 +1,8 @@
 //! `edgeflag serve` as a real process on loopback: ETag/304, HEAD, CORS, the
 //! event stream, `--watch` (including a source that fails validation), rulesets
-//! published by another process, refused files, health, metrics, and 1,000
-//! concurrent pollers.
+//! published by another process, refused files, health, metrics, 1,000
+//! concurrent pollers, SIGTERM with open event streams, and the limit and CORS
+//! flags (the limits themselves are tested in-process in `origin/tests/`).
 
 use edgeflag_testkit::project as support;
 
@@ -299,10 +300,22 @@ async fn holds_a_thousand_concurrent_pollers() {
                     .timeout(Duration::from_secs(30))
                     .build()
                     .unwrap();
-                let first = http.get(&url).send().await.map_err(|e| e.to_string())?;
-                let etag = first.headers()[header::ETAG].to_str().unwrap().to_string();
-                first.bytes().await.map_err(|e| e.to_string())?;
+                let first = async {
+                    let first = http.get(&url).send().await.map_err(|e| e.to_string())?;
+                    let etag = first
+                        .headers()
+                        .get(header::ETAG)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                        .ok_or_else(|| format!("no ETag on a {}", first.status()))?;
+                    first.bytes().await.map_err(|e| e.to_string())?;
+                    Ok::<_, String>(etag)
+                }
+                .await;
+                // Every poller reaches the barrier, even one whose first request
+                // failed: otherwise the others would wait for it forever.
                 start.wait().await;
+                let etag = first?;
                 let mut not_modified = 0;
                 for _ in 0..POLLS {
                     let r = http
@@ -344,4 +357,155 @@ async fn holds_a_thousand_concurrent_pollers() {
     )
     .await;
     assert_eq!(counted, (CLIENTS * POLLS) as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exits_soon_after_sigterm_even_with_open_event_streams() {
+    let (src, dir) = project("serve-sigterm", true, 0.1);
+    ok(&["publish", s(&src), "--to", s(&dir)]);
+    let mut server = Server::start(&dir, 0, &[]);
+    let http = reqwest::Client::new();
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        let mut events = http
+            .get(format!("{}/production/events", server.base))
+            .send()
+            .await
+            .unwrap();
+        let mut buf = String::new();
+        assert_eq!(next_event(&mut events, &mut buf).await["version"], 1);
+        streams.push(events);
+    }
+    let pid = server.child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    // Generous: serve gives responses in flight 0.5 s, and ends event streams
+    // at once.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve still running 5 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status}");
+    for mut events in streams {
+        let ended = tokio::time::timeout(Duration::from_secs(5), async {
+            while let Ok(Some(_)) = events.chunk().await {}
+        })
+        .await;
+        assert!(ended.is_ok(), "the event stream ended");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limit_and_cors_flags_take_effect() {
+    let (src, dir) = project("serve-flags", true, 0.1);
+    ok(&["publish", s(&src), "--to", s(&dir)]);
+    let server = Server::start(
+        &dir,
+        0,
+        &[
+            "--max-subscribers",
+            "1",
+            "--idle-timeout",
+            "300ms",
+            "--header-read-timeout",
+            "5s",
+            "--max-connections",
+            "100",
+            "--cors-origin",
+            "https://app.example",
+            "--cors-origin",
+            "http://localhost:3000",
+        ],
+    );
+    let http = reqwest::Client::new();
+    let url = format!("{}/production/current.efr", server.base);
+
+    let resp = http
+        .get(&url)
+        .header("Origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://localhost:3000"
+    );
+    assert_eq!(resp.headers()[header::VARY], "Origin");
+    let resp = http
+        .get(&url)
+        .header("Origin", "https://other.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(!resp
+        .headers()
+        .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+    let resp = http
+        .get(format!("{}/metrics", server.base))
+        .header("Origin", "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(!resp
+        .headers()
+        .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+
+    let mut first = http
+        .get(format!("{}/production/events", server.base))
+        .send()
+        .await
+        .unwrap();
+    let mut buf = String::new();
+    assert_eq!(next_event(&mut first, &mut buf).await["version"], 1);
+    let second = http
+        .get(format!("{}/staging/events", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(second.headers().contains_key(header::RETRY_AFTER));
+
+    // An idle keep-alive connection is closed after 300 ms (10 s allowed).
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut chunk = [0u8; 1024];
+        loop {
+            match tcp.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "idle connection still open after 10 s");
+    assert!(got.starts_with(b"HTTP/1.1 200"));
+
+    for bad in [
+        &["--cors-origin", "app.example"][..],
+        &["--cors-origin", "*", "--cors-origin", "https://a.example"],
+    ] {
+        let out = support::edgeflag(&[&["serve", "--dir", s(&dir)][..], bad].concat());
+        assert!(!out.status.success(), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--cors-origin"),
+            "{bad:?}"
+        );
+    }
 }

@@ -6,9 +6,11 @@
 //! Routes are listed in `docs/distribution.md`.
 //!
 //! [`router`] returns the routes over a shared [`State`], so another server (the
-//! control plane) can mount them beside its own; [`Origin::start`] is the whole
-//! stand-alone origin (`edgeflag serve`): it loads the directory, watches it, and
-//! optionally compiles and publishes a source on every change.
+//! control plane) can mount them beside its own (the subscriber cap and CORS are
+//! set on the [`State`]; the connection limits are the mounting server's job);
+//! [`Origin::start`] is the whole stand-alone origin (`edgeflag serve`): it loads
+//! the directory, watches it, optionally compiles and publishes a source on every
+//! change, and serves connections with the limits below.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), edgeflag_origin::ServeError> {
@@ -19,17 +21,47 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Limits
+//!
+//! What one client, or many, may hold, each a [`Config`] builder method (and an
+//! `edgeflag serve` flag):
+//!
+//! | limit | default | beyond it |
+//! |---|---|---|
+//! | [`Config::header_read_timeout()`] | 10 s | the connection is closed (half-sent requests do not stay open); counted from a request's first byte |
+//! | [`Config::idle_timeout()`] | 75 s | a connection with no request in flight and nothing sent (fresh or between requests) is closed; an open event stream is a response in flight, never idle |
+//! | [`Config::max_connections()`] | 10,000 | `503` + `Retry-After`, then closed; open connections keep working |
+//! | [`Config::max_subscribers()`] | 10,000 | `/<env>/events` answers `503` + `Retry-After`; a subscriber that leaves frees its slot |
+//!
+//! `/<env>/events` is only for environments served (`404` otherwise). Layout
+//! files other than `current.efr` are streamed from disk, at most
+//! [`MAX_FILE_BYTES`]. No symbolic link below the publish directory is followed,
+//! by the routes or by the directory scan: a linked environment or file is
+//! refused and logged. Refusals are counted at `/metrics`
+//! (`edgeflag_serve_refused_total`, `edgeflag_serve_connection_timeouts_total`).
+//!
+//! ## CORS
+//!
+//! Only the routes browsers poll carry CORS headers: `current.efr`,
+//! `versions/*.efr` and `events`, by the [`Cors`] policy ([`Cors::Any`] by
+//! default; a list of origins echoes the request's `Origin` when listed, with
+//! `Vary: Origin`). `/metrics`, `/healthz`, manifests and audit records never do.
+//!
 //! Nothing here prints: events are logged with `tracing`.
 #![warn(missing_docs)]
 // Only the `edgeflag` binary talks to the terminal.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+mod confine;
+mod cors;
 mod http;
 mod metrics;
+mod serve;
 mod state;
 mod watch;
 
-pub use http::{router, KEEP_ALIVE};
+pub use cors::{Cors, CorsError};
+pub use http::{router, DEFAULT_MAX_SUBSCRIBERS, KEEP_ALIVE, MAX_FILE_BYTES};
 pub use metrics::Metrics;
 pub use state::{Announce, Current, State};
 
@@ -37,6 +69,7 @@ use edgeflag_evaluator::signature::{Signer, TrustedKeys};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Why the origin could not start, or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +96,21 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// What to serve and where.
+/// Default [`Config::header_read_timeout`] (10 s).
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default [`Config::idle_timeout`] (75 s): above the clients' 30 s poll while
+/// their event stream is connected, so a polling client keeps its connection.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+
+/// Default [`Config::max_connections`]: 10,000, with [`DEFAULT_MAX_SUBSCRIBERS`]
+/// streams among them. Keep it below the process's open-file limit (`ulimit -n`),
+/// less a few dozen for files and the watcher: at the limit `accept` fails and
+/// nobody is told to retry.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+/// What to serve and where, and the limits that keep one client (or many) from
+/// starving the others.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
@@ -81,10 +128,26 @@ pub struct Config {
     pub signer: Option<Arc<dyn Signer>>,
     /// Lifetime of signed `watch` publishes (`None`: never expire).
     pub lifetime: Option<std::time::Duration>,
+    /// How long a client has to send a complete request head, from its first
+    /// byte.
+    pub header_read_timeout: Duration,
+    /// How long a connection may wait with no request in flight and no byte of
+    /// a new one (fresh, or between keep-alive requests) before it is closed.
+    /// Open event streams are in flight and never idle.
+    pub idle_timeout: Duration,
+    /// Open connections at most; one more is answered `503` with `Retry-After`
+    /// and closed.
+    pub max_connections: usize,
+    /// Open event streams at most (all environments together); one more is
+    /// answered `503` with `Retry-After`.
+    pub max_subscribers: usize,
+    /// Which browser origins may read the rulesets across origins.
+    pub cors: Cors,
 }
 
 impl Config {
-    /// Serves `dir` on `127.0.0.1:8080`, no source watch, actor `edgeflag-origin`.
+    /// Serves `dir` on `127.0.0.1:8080`, no source watch, actor `edgeflag-origin`,
+    /// the default limits and CORS for any origin on the ruleset routes.
     pub fn new(dir: PathBuf) -> Config {
         Config {
             dir,
@@ -94,6 +157,11 @@ impl Config {
             trust: None,
             signer: None,
             lifetime: Some(edgeflag_publish::DEFAULT_LIFETIME),
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_subscribers: DEFAULT_MAX_SUBSCRIBERS,
+            cors: Cors::Any,
         }
     }
 
@@ -131,6 +199,38 @@ impl Config {
         self.actor = actor;
         self
     }
+
+    /// Close a connection whose request head is not complete within `timeout`
+    /// (default [`DEFAULT_HEADER_READ_TIMEOUT`]).
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Config {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// Close a keep-alive connection idle for `timeout` (default
+    /// [`DEFAULT_IDLE_TIMEOUT`]).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Config {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// At most `n` open connections (default [`DEFAULT_MAX_CONNECTIONS`]).
+    pub fn max_connections(mut self, n: usize) -> Config {
+        self.max_connections = n;
+        self
+    }
+
+    /// At most `n` open event streams (default [`DEFAULT_MAX_SUBSCRIBERS`]).
+    pub fn max_subscribers(mut self, n: usize) -> Config {
+        self.max_subscribers = n;
+        self
+    }
+
+    /// The CORS policy of the ruleset routes (default [`Cors::Any`]).
+    pub fn cors(mut self, cors: Cors) -> Config {
+        self.cors = cors;
+        self
+    }
 }
 
 /// A bound, loaded origin, not yet answering: [`Origin::run_until`] serves.
@@ -138,13 +238,19 @@ impl Config {
 pub struct Origin {
     state: Arc<State>,
     listener: tokio::net::TcpListener,
+    limits: serve::Limits,
 }
 
 impl Origin {
     /// Publishes the watched source (if any), loads the directory, starts the
     /// watchers and binds the socket.
     pub async fn start(config: Config) -> Result<Origin, ServeError> {
-        let state = Arc::new(State::new(config.dir.clone()).trusting(config.trust.clone()));
+        let state = Arc::new(
+            State::new(config.dir.clone())
+                .cors(config.cors.clone())
+                .max_subscribers(config.max_subscribers)
+                .trusting(config.trust.clone()),
+        );
         if let Some(src) = &config.watch {
             let source = watch::Source {
                 path: src.clone(),
@@ -167,7 +273,28 @@ impl Origin {
             addr: config.listen,
             source,
         })?;
-        Ok(Origin { state, listener })
+        let limits = serve::Limits {
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
+            max_connections: config.max_connections,
+        };
+        if let Some(files) = serve::open_file_limit() {
+            // Connections, refusals in progress, and some room for files.
+            let wanted = (limits.max_connections + serve::REFUSALS_AT_ONCE + 64) as u64;
+            if wanted > files {
+                tracing::warn!(
+                    "the open-file limit is {files}, below {} connections plus room \
+                     for files; at the limit new connections fail without an answer: \
+                     raise `ulimit -n` or lower the connection cap",
+                    limits.max_connections
+                );
+            }
+        }
+        Ok(Origin {
+            state,
+            listener,
+            limits,
+        })
     }
 
     /// The bound address (the port is known even when `0` was asked for).
@@ -180,32 +307,28 @@ impl Origin {
         &self.state
     }
 
-    /// Serves until `stop` completes, then gives open responses (event streams
-    /// never end by themselves) [`SHUTDOWN_GRACE`] before returning.
+    /// Serves until `stop` completes, then stops accepting, closes idle
+    /// connections, ends the event streams, and gives responses still in flight
+    /// [`SHUTDOWN_GRACE`] before returning.
     pub async fn run_until(
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let server =
-            axum::serve(self.listener, router(self.state)).with_graceful_shutdown(async move {
-                stop.await;
-                let _ = stop_tx.send(true);
-            });
-        let deadline = async move {
-            let mut rx = stop_rx;
-            let _ = rx.wait_for(|stopped| *stopped).await;
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        };
-        tokio::select! {
-            result = server => result?,
-            () = deadline => {}
-        }
+        let app = router(self.state.clone());
+        serve::serve(
+            self.listener,
+            self.state,
+            app,
+            self.limits,
+            stop,
+            SHUTDOWN_GRACE,
+        )
+        .await;
         Ok(())
     }
 }
 
-/// How long open responses (event streams included) get after the stop signal.
+/// How long responses in flight get after the stop signal.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Connections the kernel may queue before `accept`. A kill switch pushed to

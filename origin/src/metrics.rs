@@ -20,6 +20,18 @@ pub struct Metrics {
     pub sse_clients: AtomicI64,
     /// Events sent to subscribers.
     pub sse_events: AtomicU64,
+    /// Event streams refused at the subscriber cap (`503`).
+    pub sse_refused: AtomicU64,
+    /// Open connections.
+    pub connections: AtomicI64,
+    /// Connections refused at the connection cap (`503`, then closed).
+    pub connections_refused: AtomicU64,
+    /// Connections closed for sending no complete request head in time.
+    pub header_timeouts: AtomicU64,
+    /// Keep-alive connections closed for being idle too long.
+    pub idle_timeouts: AtomicU64,
+    /// Files of the layout refused: a symbolic link, replaced while opened, too large.
+    pub files_refused: AtomicU64,
     /// New rulesets picked up from the directory.
     pub reloads: AtomicU64,
     /// Files in the directory refused (corrupt, older, wrong environment).
@@ -80,6 +92,31 @@ impl Metrics {
             "Events sent to subscribers.",
             "counter",
             &[("", g(&self.sse_events))],
+        );
+        counter(
+            "edgeflag_serve_refused_total",
+            "Connections, event streams and files refused, by what.",
+            "counter",
+            &[
+                ("{what=\"connection\"}", g(&self.connections_refused)),
+                ("{what=\"subscriber\"}", g(&self.sse_refused)),
+                ("{what=\"file\"}", g(&self.files_refused)),
+            ],
+        );
+        counter(
+            "edgeflag_serve_connections",
+            "Open connections.",
+            "gauge",
+            &[("", self.connections.load(Relaxed))],
+        );
+        counter(
+            "edgeflag_serve_connection_timeouts_total",
+            "Connections closed by a timeout, by which.",
+            "counter",
+            &[
+                ("{timeout=\"header\"}", g(&self.header_timeouts)),
+                ("{timeout=\"idle\"}", g(&self.idle_timeouts)),
+            ],
         );
         counter(
             "edgeflag_serve_reloads_total",

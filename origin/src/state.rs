@@ -2,6 +2,7 @@
 //! poll is answered without touching the disk), reloaded when the directory
 //! changes, and a broadcast of every new version for the event streams.
 
+use crate::confine::{self, Refused};
 use crate::metrics::Metrics;
 use edgeflag_evaluator::accept::{Policy, Verdict};
 use edgeflag_evaluator::format::Header;
@@ -57,6 +58,8 @@ pub struct State {
     pub metrics: Metrics,
     /// Keys a file must be signed by to be served; `None`: any verified file.
     trust: Option<TrustedKeys>,
+    /// CORS, the subscriber cap, the end of streams (set in `http`).
+    pub(crate) routes: crate::http::Routes,
 }
 
 impl State {
@@ -69,6 +72,7 @@ impl State {
             announce: broadcast::channel(1024).0,
             metrics: Metrics::default(),
             trust: None,
+            routes: crate::http::Routes::default(),
         }
     }
 
@@ -110,9 +114,29 @@ impl State {
             if !edgeflag_compiler::is_valid_environment(&env) {
                 continue;
             }
-            let path = self.dir.join(layout::current(&env));
-            let Ok(meta) = std::fs::metadata(&path) else {
-                continue;
+            let key = layout::current(&env);
+            let path = self.dir.join(&key);
+            let refuse = |why: String| {
+                self.metrics.reload_refused.fetch_add(1, Relaxed);
+                tracing::warn!(file = %path.display(), "not serving: {why}");
+            };
+            // No link is followed, in the environment's name or below it.
+            let meta = match confine::metadata(&self.dir, &key) {
+                Ok(meta) => meta,
+                Err(refused) => {
+                    if let Refused::Symlink { stamp, .. } = refused {
+                        // Refused once per change of the link itself, not on
+                        // every rescan.
+                        let new = self
+                            .seen
+                            .lock()
+                            .is_ok_and(|mut seen| seen.insert(env.clone(), stamp) != Some(stamp));
+                        if new {
+                            refuse(refused.to_string());
+                        }
+                    }
+                    continue;
+                }
             };
             let stamp = (meta.len(), meta.modified().ok());
             if let Ok(mut seen) = self.seen.lock() {
@@ -122,12 +146,13 @@ impl State {
                 seen.insert(env.clone(), stamp);
             }
             let held = self.current(&env);
-            let Ok(bytes) = std::fs::read(&path) else {
-                continue;
-            };
-            let refuse = |why: String| {
-                self.metrics.reload_refused.fetch_add(1, Relaxed);
-                tracing::warn!(file = %path.display(), "not serving: {why}");
+            let bytes = match confine::read(&self.dir, &key, crate::http::MAX_FILE_BYTES) {
+                Ok(bytes) => bytes,
+                Err(e) if e.is_suspicious() => {
+                    refuse(e.to_string());
+                    continue;
+                }
+                Err(_) => continue,
             };
             // Decoded in full, not just the header: a file that every client
             // would refuse (bad invariants, over budget) is never served.

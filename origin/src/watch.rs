@@ -102,16 +102,20 @@ pub async fn compile_and_publish(state: &State, source: &Source) {
 
 /// A watcher of `path` (recursive) that sends `()` on every content change. It
 /// reacts only to changes: reading a watched directory raises access events, which
-/// must not trigger another read. Keep the watcher alive as long as the receiver.
+/// must not trigger another read. With `follow_links` false it does not descend
+/// into symbolic links. Keep the watcher alive as long as the receiver.
 fn change_watcher(
     path: &Path,
+    follow_links: bool,
 ) -> notify::Result<(notify::RecommendedWatcher, mpsc::UnboundedReceiver<()>)> {
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+    let handler = move |event: notify::Result<notify::Event>| {
         if event.is_ok_and(|e| is_change(&e)) {
             let _ = tx.send(());
         }
-    })?;
+    };
+    let config = notify::Config::default().with_follow_symlinks(follow_links);
+    let mut watcher = notify::RecommendedWatcher::new(handler, config)?;
     watcher.watch(path, RecursiveMode::Recursive)?;
     Ok((watcher, rx))
 }
@@ -119,7 +123,7 @@ fn change_watcher(
 /// Watches the source and recompiles on change until the process ends; with a
 /// signer, also wakes up to sign again before the rulesets lapse.
 pub fn spawn(state: Arc<State>, source: Source) -> notify::Result<()> {
-    let (watcher, mut rx) = change_watcher(&source.path)?;
+    let (watcher, mut rx) = change_watcher(&source.path, true)?;
     let resign_every = source.resign_every();
     tokio::spawn(async move {
         // The watcher lives as long as this task.
@@ -159,7 +163,9 @@ async fn next_tick(interval: Option<&mut tokio::time::Interval>) {
 /// file systems without change events.
 pub fn spawn_dir_watch(state: Arc<State>) -> notify::Result<()> {
     std::fs::create_dir_all(&state.dir).map_err(notify::Error::io)?;
-    let (watcher, mut rx) = change_watcher(&state.dir)?;
+    // Links in the served directory are never followed (see `confine`), so
+    // they are not watched either.
+    let (watcher, mut rx) = change_watcher(&state.dir, false)?;
     tokio::spawn(async move {
         let _watcher = watcher;
         let mut rescan = tokio::time::interval(Duration::from_secs(1));
