@@ -292,16 +292,24 @@ async fn holds_a_thousand_concurrent_pollers() {
     // Each poller has its own connection, opened before any polling starts, so
     // all 1,000 are held open at once.
     let start = std::sync::Arc::new(tokio::sync::Barrier::new(CLIENTS));
-    let tasks: Vec<_> = (0..CLIENTS)
+    // Clients are built before any request: building one (TLS set-up included)
+    // is synchronous work that would otherwise stall the runtime while other
+    // pollers' requests are in flight and their timeouts run.
+    let clients: Vec<_> = (0..CLIENTS)
         .map(|_| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|http| {
             let (url, start) = (url.clone(), start.clone());
             tokio::spawn(async move {
-                let http = reqwest::Client::builder()
-                    .timeout(Duration::from_secs(30))
-                    .build()
-                    .unwrap();
                 let first = async {
-                    let first = http.get(&url).send().await.map_err(|e| e.to_string())?;
+                    let first = http.get(&url).send().await.map_err(|e| format!("{e:?}"))?;
                     let etag = first
                         .headers()
                         .get(header::ETAG)

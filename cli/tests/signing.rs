@@ -183,7 +183,7 @@ fn the_key_can_come_from_the_environment_and_expiry_is_enforced() {
         &[("EDGEFLAG_SIGNING_KEY", secret)],
     );
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("unit"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not a duration"), "{}", stderr(&o));
 }
 
 async fn version_served(base: &str) -> Option<u64> {
