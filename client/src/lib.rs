@@ -23,6 +23,7 @@ mod cache;
 mod error;
 mod poll;
 mod push;
+mod sse;
 
 pub use error::ClientError;
 
