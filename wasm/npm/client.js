@@ -21,8 +21,69 @@ const MAX_RULESET_BYTES = 64 * 1024 * 1024 + 192;
 export const defaults = { EventSource: undefined };
 
 /** Longest event-stream line, and longest event (its data lines), in characters. */
-const MAX_SSE_LINE = 64 * 1024;
-const MAX_SSE_EVENT = 64 * 1024;
+export const MAX_SSE_LINE = 64 * 1024;
+export const MAX_SSE_EVENT = 64 * 1024;
+
+/**
+ * The incremental `text/event-stream` parser of FetchEventSource (exported from
+ * this module for its tests, not from the package). `feed(bytes)` decodes UTF-8
+ * across chunks, splits lines at CRLF, LF or CR (a CR at the end of a chunk waits
+ * for the next one: it may be half of a CRLF) and reports, in stream order,
+ * `onEvent(type, data)` for each dispatched event (type `message` when none was
+ * named), `onId(id)` and `onRetry(ms)`. It throws when a line is longer than
+ * MAX_SSE_LINE or an event's data longer than MAX_SSE_EVENT characters; the
+ * stream is then abandoned with the parser.
+ */
+export class SseParser {
+  constructor({ onEvent = () => {}, onId = () => {}, onRetry = () => {} } = {}) {
+    this._onEvent = onEvent;
+    this._onId = onId;
+    this._onRetry = onRetry;
+    this._decoder = new TextDecoder();
+    this._eol = /\r\n|\r|\n/g;
+    this._buf = '';
+    this._event = { type: '', data: [], size: 0 };
+  }
+
+  /** What the parser holds between chunks, in characters: the unfinished line, the event's type and its data. */
+  held() {
+    return { line: this._buf.length, type: this._event.type.length, event: this._event.size };
+  }
+
+  feed(value) {
+    const eol = this._eol;
+    let buf = this._buf + this._decoder.decode(value, { stream: true });
+    let event = this._event;
+    let start = 0;
+    let m;
+    eol.lastIndex = 0;
+    while ((m = eol.exec(buf)) !== null) {
+      if (m[0] === '\r' && m.index === buf.length - 1) break; // maybe half of a CRLF
+      const line = buf.slice(start, m.index);
+      start = eol.lastIndex;
+      if (line.length > MAX_SSE_LINE) throw new Error(`event stream line longer than ${MAX_SSE_LINE} characters`);
+      if (line === '') {
+        if (event.data.length) this._onEvent(event.type || 'message', event.data.join('\n'));
+        event = this._event = { type: '', data: [], size: 0 };
+        continue;
+      }
+      if (line.startsWith(':')) continue;
+      const i = line.indexOf(':');
+      const field = i < 0 ? line : line.slice(0, i);
+      const val = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+      if (field === 'event') event.type = val;
+      else if (field === 'data') {
+        event.size += val.length + 1;
+        if (event.size > MAX_SSE_EVENT) throw new Error(`event stream event longer than ${MAX_SSE_EVENT} characters`);
+        event.data.push(val);
+      } else if (field === 'id') this._onId(val);
+      else if (field === 'retry' && /^\d+$/.test(val)) this._onRetry(Number(val));
+    }
+    buf = buf.slice(start);
+    this._buf = buf;
+    if (buf.length > MAX_SSE_LINE) throw new Error(`event stream line longer than ${MAX_SSE_LINE} characters`);
+  }
+}
 
 /**
  * A minimal EventSource over fetch and a streamed body, for runtimes without one
@@ -100,43 +161,15 @@ export class FetchEventSource {
       openedAt = Date.now();
       this._emit('open', {});
       reader = res.body.getReader();
-      const decoder = new TextDecoder();
-      const eol = /\r\n|\r|\n/g;
-      let buf = '';
-      let event = { type: '', data: [], size: 0 };
+      const parser = new SseParser({
+        onEvent: (type, data) => this._emit(type, { data, lastEventId: this._lastId }),
+        onId: (id) => { this._lastId = id; },
+        onRetry: (ms) => { this._retryMs = ms; },
+      });
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        buf += decoder.decode(value, { stream: true });
-        let start = 0;
-        let m;
-        eol.lastIndex = 0;
-        while ((m = eol.exec(buf)) !== null) {
-          if (m[0] === '\r' && m.index === buf.length - 1) break; // maybe half of a CRLF
-          const line = buf.slice(start, m.index);
-          start = eol.lastIndex;
-          if (line.length > MAX_SSE_LINE) throw new Error(`event stream line longer than ${MAX_SSE_LINE} characters`);
-          if (line === '') {
-            if (event.data.length) {
-              this._emit(event.type || 'message', { data: event.data.join('\n'), lastEventId: this._lastId });
-            }
-            event = { type: '', data: [], size: 0 };
-            continue;
-          }
-          if (line.startsWith(':')) continue;
-          const i = line.indexOf(':');
-          const field = i < 0 ? line : line.slice(0, i);
-          const val = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
-          if (field === 'event') event.type = val;
-          else if (field === 'data') {
-            event.size += val.length + 1;
-            if (event.size > MAX_SSE_EVENT) throw new Error(`event stream event longer than ${MAX_SSE_EVENT} characters`);
-            event.data.push(val);
-          } else if (field === 'id') this._lastId = val;
-          else if (field === 'retry' && /^\d+$/.test(val)) this._retryMs = Number(val);
-        }
-        buf = buf.slice(start);
-        if (buf.length > MAX_SSE_LINE) throw new Error(`event stream line longer than ${MAX_SSE_LINE} characters`);
+        parser.feed(value);
       }
       throw new Error('stream ended');
     } catch (e) {
