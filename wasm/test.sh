@@ -51,6 +51,7 @@ node --test --test-concurrency=1 \
   test/vectors.test.mjs \
   test/differential.test.mjs \
   test/client.test.mjs \
+  test/sse.test.mjs \
   test/versions.test.mjs \
   test/chromium.test.mjs \
   test/workerd.test.mjs

@@ -45,9 +45,17 @@ export class SseParser {
     this._event = { type: '', data: [], size: 0 };
   }
 
-  /** What the parser holds between chunks, in characters: the unfinished line, the event's type and its data. */
+  /** The unfinished line's length, without a final CR that may be half of a CRLF. */
+  _held() {
+    return this._buf.length - (this._buf.endsWith('\r') ? 1 : 0);
+  }
+
+  /**
+   * What the parser holds between chunks, in characters: the unfinished line
+   * (without a final CR), the event's type and its data.
+   */
   held() {
-    return { line: this._buf.length, type: this._event.type.length, event: this._event.size };
+    return { line: this._held(), type: this._event.type.length, event: this._event.size };
   }
 
   feed(value) {
@@ -81,7 +89,8 @@ export class SseParser {
     }
     buf = buf.slice(start);
     this._buf = buf;
-    if (buf.length > MAX_SSE_LINE) throw new Error(`event stream line longer than ${MAX_SSE_LINE} characters`);
+    // A final CR may be half of a CRLF (see above): it is a line end, not content.
+    if (this._held() > MAX_SSE_LINE) throw new Error(`event stream line longer than ${MAX_SSE_LINE} characters`);
   }
 }
 
