@@ -60,11 +60,20 @@ export class SseParser {
 
   feed(value) {
     const eol = this._eol;
-    let buf = this._buf + this._decoder.decode(value, { stream: true });
+    const text = this._decoder.decode(value, { stream: true });
+    // Most chunks of a long line end no line: keep them apart and join them once,
+    // when one does, so many small chunks cost linear time, not quadratic.
+    if (!this._buf.endsWith('\r') && !/[\r\n]/.test(text)) {
+      this._buf += text;
+      if (this._held() > MAX_SSE_LINE) throw new Error(`event stream line longer than ${MAX_SSE_LINE} characters`);
+      return;
+    }
+    let buf = this._buf + text;
     let event = this._event;
     let start = 0;
     let m;
-    eol.lastIndex = 0;
+    // The held part has no line end, except a final CR (maybe half of a CRLF).
+    eol.lastIndex = Math.max(0, this._buf.length - 1);
     while ((m = eol.exec(buf)) !== null) {
       if (m[0] === '\r' && m.index === buf.length - 1) break; // maybe half of a CRLF
       const line = buf.slice(start, m.index);

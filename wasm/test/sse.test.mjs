@@ -30,3 +30,19 @@ test('a line of exactly MAX_SSE_LINE characters ending in CRLF or CR is accepted
   assert.match(parse([long, '\n\n']).error, /longer than/);
   assert.match(parse([`${long}\n\n`]).error, /longer than/);
 });
+
+test('a line arriving one byte per chunk costs linear time, not quadratic', () => {
+  // Each chunk used to rescan (and re-flatten) the whole held line: 65,000
+  // one-byte chunks took about 5 s of CPU, blocking the event loop; now ~0.3 s.
+  const p = new SseParser();
+  const one = new TextEncoder().encode('x');
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < 65_000; i++) p.feed(one);
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  assert.equal(p.held().line, 65_000);
+  assert.ok(ms < 2_000, `65,000 one-byte chunks took ${ms.toFixed(0)} ms`);
+  const events = [];
+  const q = new SseParser({ onEvent: (type, data) => events.push(data) });
+  for (const c of 'data: a\r\ndata: b\r\n\r\n') q.feed(new TextEncoder().encode(c));
+  assert.deepEqual(events, ['a\nb']);
+});
