@@ -52,6 +52,7 @@ node --test --test-concurrency=1 \
   test/differential.test.mjs \
   test/client.test.mjs \
   test/sse.test.mjs \
+  test/sse-fuzz.test.mjs \
   test/versions.test.mjs \
   test/chromium.test.mjs \
   test/workerd.test.mjs
