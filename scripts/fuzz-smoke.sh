@@ -3,12 +3,12 @@
 # scratch copy of its seed corpus (fuzz/corpus/<target>/ is only read), failing on
 # any crash, panic, timeout or leak of memory past the limit. libFuzzer writes a
 # failing input to fuzz/artifacts/<target>/; fuzz/README.md says how to replay it.
-#   FUZZ_SMOKE_SECONDS (default 20) per target; FUZZ_TARGETS to run only some.
+#   FUZZ_SMOKE_SECONDS (default 15) per target; FUZZ_TARGETS to run only some.
 # Needs cargo-fuzz (`cargo install cargo-fuzz`; .ci/run installs it when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds="${FUZZ_SMOKE_SECONDS:-20}"
+seconds="${FUZZ_SMOKE_SECONDS:-15}"
 # The fuzz build has its own flags (coverage instrumentation, --cfg fuzzing): a
 # directory of its own, so it never invalidates the workspace's build.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/fuzz"
@@ -24,13 +24,13 @@ scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 failed=()
 for t in $targets; do
-  mkdir -p "$scratch/$t" "fuzz/artifacts/$t"
+  mkdir -p "$scratch/$t" "fuzz/artifacts/$t" "fuzz/corpus/$t"
   printf '\n--> %s (%ss)\n' "$t" "$seconds"
   # New inputs go to the scratch directory (first), never into the seed corpus.
   if "$bin/$t" "$scratch/$t" "fuzz/corpus/$t" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="fuzz/artifacts/$t/" -print_final_stats=1 >"$scratch/$t.log" 2>&1; then
-    grep -E '^#[0-9]+ +DONE' "$scratch/$t.log" || tail -n 3 "$scratch/$t.log"
+    grep -E '^#[0-9]+.*DONE|^stat::number_of_executed_units' "$scratch/$t.log" || tail -n 3 "$scratch/$t.log"
   else
     failed+=("$t")
     tail -n 40 "$scratch/$t.log"

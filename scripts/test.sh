@@ -32,7 +32,7 @@ cargo build --target wasm32-unknown-unknown -p edgeflag-evaluator -p edgeflag-co
 step "WASM package: golden vectors, differential, Node client, Chromium, workerd (wasm/test.sh)"
 bash wasm/test.sh
 
-step "fuzz targets: build, then ${FUZZ_SMOKE_SECONDS:-20} s each on the seed corpus (scripts/fuzz-smoke.sh)"
+step "fuzz targets: build, then ${FUZZ_SMOKE_SECONDS:-15} s each on the seed corpus (scripts/fuzz-smoke.sh)"
 bash scripts/fuzz-smoke.sh
 
 step "benchmarks compile"

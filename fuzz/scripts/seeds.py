@@ -3,13 +3,14 @@
 examples and the golden vectors; the ruleset seeds are compiled by
 fuzz/scripts/seeds.sh with the CLI. Deterministic: run it again after the
 examples or vectors change, and commit the result."""
-import hashlib, json, os, sys
+import hashlib, json, os, re, sys
 
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 corpus = os.path.join(root, "fuzz", "corpus")
 
 
 def write(target, name, data):
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", name)
     d = os.path.join(corpus, target)
     os.makedirs(d, exist_ok=True)
     if isinstance(data, str):

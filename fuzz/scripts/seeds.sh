@@ -24,6 +24,7 @@ for d in "$out"/src-*; do
 done
 for f in "$out"/*/*.efr; do
   name="$(basename "$(dirname "$f")")-$(basename "$f" .efr)"
+  name="$(printf '%s' "$name" | tr -c 'A-Za-z0-9._-' '-')"
   cp "$f" "fuzz/corpus/ruleset_bytes/$name.efr"
   tail -c +193 "$f" >"fuzz/corpus/ruleset_body/$name.body"
 done
