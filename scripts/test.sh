@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The full test command: formatting, lints, offline infra checks, every test (with
 # the local S3 stack running: Garage, nginx as a CDN, moto), the wasm32 build of the
-# evaluator and the compiler, the WASM package's tests, and a compile-only pass over the benchmarks.
+# evaluator and the compiler, the WASM package's tests, a short run of every fuzz
+# target, and a compile-only pass over the benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,9 @@ cargo build --target wasm32-unknown-unknown -p edgeflag-evaluator -p edgeflag-co
 
 step "WASM package: golden vectors, differential, Node client, Chromium, workerd (wasm/test.sh)"
 bash wasm/test.sh
+
+step "fuzz targets: build, then ${FUZZ_SMOKE_SECONDS:-15} s each on the seed corpus (scripts/fuzz-smoke.sh)"
+bash scripts/fuzz-smoke.sh
 
 step "benchmarks compile"
 cargo bench --workspace --no-run

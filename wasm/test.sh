@@ -56,6 +56,8 @@ node --test --test-concurrency=1 \
   test/differential.test.mjs \
   test/client.test.mjs \
   test/trust.test.mjs \
+  test/sse.test.mjs \
+  test/sse-fuzz.test.mjs \
   test/versions.test.mjs \
   test/chromium.test.mjs \
   test/workerd.test.mjs

@@ -1,6 +1,7 @@
 //! `edgeflag eval`: detailed results as JSON.
 
 use super::{io_err, load_ruleset, CliError};
+use edgeflag_evaluator::json::parse_context;
 use edgeflag_evaluator::{Context, Ruleset};
 use serde_json::{Map, Value};
 use std::io::{BufRead, BufWriter, ErrorKind, Write};
@@ -32,7 +33,7 @@ pub fn run(
 ) -> Result<ExitCode, CliError> {
     let rs = load_ruleset(ruleset)?;
     if let Some(text) = context {
-        let ctx: Context = serde_json::from_str(text).map_err(CliError::Context)?;
+        let ctx = parse_context(text).map_err(CliError::Context)?;
         let out = serde_json::to_string_pretty(&results(&rs, &ctx, flag)).unwrap_or_default();
         outln!("{out}");
         return Ok(ExitCode::SUCCESS);
@@ -50,7 +51,7 @@ pub fn run(
             continue;
         }
         let lineno = i + 1;
-        let value = match serde_json::from_str::<Context>(&line) {
+        let value = match parse_context(&line) {
             Ok(ctx) => results(&rs, &ctx, flag),
             Err(e) => {
                 ok = false;

@@ -31,6 +31,7 @@ mod cache;
 mod error;
 mod poll;
 mod push;
+mod sse;
 
 pub use error::ClientError;
 

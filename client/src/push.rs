@@ -4,21 +4,12 @@
 //! fetch. The task reconnects by itself, with backoff, until it is aborted.
 
 use super::poll::{backoff, error_chain};
+use super::sse::{SseEvent, SseParser};
 use edgeflag_evaluator::accept::Position;
 use reqwest::header::{HeaderMap, ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LINK};
 use reqwest::Url;
 use std::time::Duration;
 use tokio::sync::mpsc;
-
-/// Longest line accepted from the event stream; a longer one ends the connection.
-const MAX_LINE: usize = 64 * 1024;
-
-/// Largest event accepted from the event stream: its `event:` name and all its
-/// `data:` lines together. A larger one ends the connection (the task reconnects
-/// with its backoff). An announcement is about a hundred bytes; without this
-/// bound, `data:` lines that are never followed by a blank line grow without end.
-/// With [`MAX_LINE`] it bounds what a parser holds to about 128 KiB.
-const MAX_EVENT: usize = 64 * 1024;
 
 /// What the push task reports to the poll loop.
 #[derive(Debug)]
@@ -126,94 +117,6 @@ fn split_links(value: &str) -> Vec<&str> {
     }
     out.push(&value[start..]);
     out
-}
-
-/// One dispatched Server-Sent Event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SseEvent {
-    pub event: String,
-    pub data: String,
-}
-
-/// Incremental `text/event-stream` parser (lines end with LF or CRLF).
-#[derive(Debug, Default)]
-pub(crate) struct SseParser {
-    line: Vec<u8>,
-    event: String,
-    data: String,
-    has_data: bool,
-}
-
-impl SseParser {
-    /// Feeds a chunk; returns the events it completes.
-    pub(crate) fn feed(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, String> {
-        let mut out = Vec::new();
-        for &b in chunk {
-            if b == b'\n' {
-                let mut line = std::mem::take(&mut self.line);
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                self.line_done(&line, &mut out)?;
-            } else {
-                if self.line.len() >= MAX_LINE {
-                    return Err(format!("event stream line longer than {MAX_LINE} bytes"));
-                }
-                self.line.push(b);
-            }
-        }
-        Ok(out)
-    }
-
-    fn line_done(&mut self, line: &[u8], out: &mut Vec<SseEvent>) -> Result<(), String> {
-        if line.is_empty() {
-            if self.has_data {
-                let event = std::mem::take(&mut self.event);
-                out.push(SseEvent {
-                    event: if event.is_empty() {
-                        "message".to_owned()
-                    } else {
-                        event
-                    },
-                    data: std::mem::take(&mut self.data),
-                });
-            }
-            self.event.clear();
-            self.data.clear();
-            self.has_data = false;
-            return Ok(());
-        }
-        if line[0] == b':' {
-            return Ok(()); // comment (keep-alive)
-        }
-        let line = String::from_utf8_lossy(line);
-        let (field, value) = match line.split_once(':') {
-            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
-            None => (&*line, ""),
-        };
-        let grown = match field {
-            "event" => self.data.len() + value.len(),
-            "data" => self.event.len() + self.data.len() + 1 + value.len(),
-            _ => 0,
-        };
-        if grown > MAX_EVENT {
-            return Err(format!(
-                "event stream event larger than {MAX_EVENT} bytes (no blank line ends it)"
-            ));
-        }
-        match field {
-            "event" => self.event = value.to_owned(),
-            "data" => {
-                if self.has_data {
-                    self.data.push('\n');
-                }
-                self.data.push_str(value);
-                self.has_data = true;
-            }
-            _ => {} // id, retry and unknown fields: not used
-        }
-        Ok(())
-    }
 }
 
 #[derive(serde::Deserialize)]
@@ -380,44 +283,6 @@ mod tests {
         };
         assert_eq!(announcement(&got[0]), Some((Some("prod".into()), position)));
         assert_eq!(announcement(&got[1]), None);
-    }
-
-    #[test]
-    fn overlong_lines_are_refused() {
-        let mut p = SseParser::default();
-        assert!(p.feed(&vec![b'x'; MAX_LINE + 1]).is_err());
-    }
-
-    #[test]
-    fn events_larger_than_the_limit_are_refused() {
-        let mut p = SseParser::default();
-        let line = format!("data: {}\n", "x".repeat(1000));
-        let mut fed = 0;
-        let err = loop {
-            match p.feed(line.as_bytes()) {
-                Ok(evs) => assert!(evs.is_empty()),
-                Err(e) => break e,
-            }
-            fed += line.len();
-            assert!(fed <= MAX_EVENT + 2 * line.len(), "accepted {fed} bytes");
-        };
-        assert!(err.contains("larger than"), "{err}");
-        assert!(fed >= MAX_EVENT - 2 * line.len());
-        // An event of exactly the limit (two lines joined by a newline) is dispatched.
-        let mut p = SseParser::default();
-        let (a, b) = ("y".repeat(32_000), "z".repeat(MAX_EVENT - 32_001));
-        let evs = p.feed(format!("data: {a}\ndata: {b}\n\n").as_bytes());
-        assert!(
-            matches!(evs.as_deref(), Ok([ev]) if ev.data.len() == MAX_EVENT),
-            "{:?}",
-            evs.map(|e| e.len())
-        );
-        // So is one after many small events (the limit is per event).
-        let mut p = SseParser::default();
-        for _ in 0..200 {
-            assert_eq!(p.feed(line.as_bytes()).map(|e| e.len()), Ok(0));
-            assert_eq!(p.feed(b"\n").map(|e| e.len()), Ok(1));
-        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! JSON rendering of evaluation details (feature `json`).
+//! JSON rendering of evaluation details, and the one JSON context parser
+//! ([`parse_context`]) (feature `json`).
 //!
 //! A detail renders as
 //! `{"value":…,"variation":"on","variation_index":0,"reason":{"kind":"RULE_MATCH","rule_index":0,"rule_id":"r1"},"in_rollout":false}`.
@@ -6,6 +7,7 @@
 //! Numbers that are integers (|n| < 2^53) render without a fraction, as JavaScript
 //! renders them; JSON values render as the compact text the compiler stored.
 
+use crate::context::Context;
 use crate::eval::{Detail, FlagValue, Reason};
 use crate::model::SAFE_INTEGER_LIMIT;
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -63,4 +65,21 @@ impl<T: Serialize> Serialize for Detail<'_, T> {
         m.serialize_entry("in_rollout", &self.in_rollout)?;
         m.end()
     }
+}
+
+/// Parses a context from the JSON text of an object of attributes (`null` means
+/// absent; list elements are strings or numbers; `key`, when present, is a
+/// string). The one parser behind `edgeflag eval --context`/`--contexts` and the
+/// WASM build's `Context.fromJSON`; errors name the offending attribute.
+///
+/// ```
+/// use edgeflag_evaluator::json::parse_context;
+/// let ctx = parse_context(r#"{"key":"u1","age":41,"tags":["a",2],"plan":null}"#).unwrap();
+/// assert_eq!(ctx.key(), Some("u1"));
+/// assert!(ctx.get("plan").is_none());
+/// let err = parse_context(r#"{"key":"u1","tags":[true]}"#).unwrap_err();
+/// assert!(err.to_string().contains("tags"));
+/// ```
+pub fn parse_context(text: &str) -> Result<Context, serde_json::Error> {
+    serde_json::from_str(text)
 }

@@ -45,18 +45,35 @@ export class SseParser {
     this._event = { type: '', data: [], size: 0 };
   }
 
-  /** What the parser holds between chunks, in characters: the unfinished line, the event's type and its data. */
+  /** The unfinished line's length, without a final CR that may be half of a CRLF. */
+  _held() {
+    return this._buf.length - (this._buf.endsWith('\r') ? 1 : 0);
+  }
+
+  /**
+   * What the parser holds between chunks, in characters: the unfinished line
+   * (without a final CR), the event's type and its data.
+   */
   held() {
-    return { line: this._buf.length, type: this._event.type.length, event: this._event.size };
+    return { line: this._held(), type: this._event.type.length, event: this._event.size };
   }
 
   feed(value) {
     const eol = this._eol;
-    let buf = this._buf + this._decoder.decode(value, { stream: true });
+    const text = this._decoder.decode(value, { stream: true });
+    // Most chunks of a long line end no line: keep them apart and join them once,
+    // when one does, so many small chunks cost linear time, not quadratic.
+    if (!this._buf.endsWith('\r') && !/[\r\n]/.test(text)) {
+      this._buf += text;
+      if (this._held() > MAX_SSE_LINE) throw new Error(`event stream line longer than ${MAX_SSE_LINE} characters`);
+      return;
+    }
+    let buf = this._buf + text;
     let event = this._event;
     let start = 0;
     let m;
-    eol.lastIndex = 0;
+    // The held part has no line end, except a final CR (maybe half of a CRLF).
+    eol.lastIndex = Math.max(0, this._buf.length - 1);
     while ((m = eol.exec(buf)) !== null) {
       if (m[0] === '\r' && m.index === buf.length - 1) break; // maybe half of a CRLF
       const line = buf.slice(start, m.index);
@@ -81,7 +98,8 @@ export class SseParser {
     }
     buf = buf.slice(start);
     this._buf = buf;
-    if (buf.length > MAX_SSE_LINE) throw new Error(`event stream line longer than ${MAX_SSE_LINE} characters`);
+    // A final CR may be half of a CRLF (see above): it is a line end, not content.
+    if (this._held() > MAX_SSE_LINE) throw new Error(`event stream line longer than ${MAX_SSE_LINE} characters`);
   }
 }
 

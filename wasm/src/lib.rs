@@ -383,7 +383,7 @@ impl Policy {
 impl Context {
     /// Parses a context from JSON text (the native part of `fromJSON`).
     pub fn parse(text: &str) -> Result<Context, serde_json::Error> {
-        serde_json::from_str(text).map(|inner| Context { inner })
+        ef::json::parse_context(text).map(|inner| Context { inner })
     }
 
     /// The evaluator's context.
