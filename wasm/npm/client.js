@@ -10,8 +10,15 @@
 // - subscribes to the origin's push channel (Server-Sent Events) when the response
 //   carries `Link: <…>; rel="edgeflag-events"` and an EventSource is available,
 //   and fetches as soon as an event announces a newer version (at most one
-//   announcement-triggered fetch per `minEventRefreshMs`, the rest coalesced).
-import { Ruleset, DecodeError } from './core.js';
+//   announcement-triggered fetch per `minEventRefreshMs`, the rest coalesced);
+// - with `publicKeys`, installs only rulesets signed by one of them (the
+//   evaluator verifies); refuses rulesets that expired before they arrived, and
+//   reports a held ruleset that expires as stale (it keeps serving);
+// - bounds what the network may do: a download that does not complete within
+//   `fetchTimeoutMs` is aborted, an event stream silent for `eventIdleTimeoutMs`
+//   is dropped and reconnected, and redirects and the event-stream Link follow the
+//   Rust client's policy (same origin only by default, never https → http).
+import { Ruleset, DecodeError, TrustedKeys } from './core.js';
 
 const MAX_BACKOFF_MS = 5 * 60_000;
 /** The largest ruleset the format allows: a 64 MiB body and the 192-byte header. */
@@ -103,6 +110,31 @@ export class SseParser {
   }
 }
 
+/** The values of the `redirects` option (the Rust client's `Redirects`). */
+const REDIRECT_POLICIES = ['same-origin', 'any', 'none'];
+
+/**
+ * Why the client does not follow `next` from `first` (the URL configured), or
+ * null when it does: the Rust client's `Redirects` rules, for redirects and for
+ * the event stream a Link names. Never from https to http, whatever the policy;
+ * `same-origin` (the default) allows only the scheme, host and port of `first`;
+ * `any` any other https (or, from http, any) URL; `none` no redirect at all.
+ */
+export function redirectRefusal(policy, first, next, { isRedirect = true } = {}) {
+  const a = new URL(first);
+  const b = new URL(next);
+  const refuse = (why) => `${isRedirect ? 'redirect' : 'event stream'} to ${b.href} refused: ${why}`;
+  if (a.protocol === 'https:' && b.protocol !== 'https:') {
+    return refuse('a redirect from https to http is never followed');
+  }
+  if (policy === 'any') return null;
+  if (policy === 'none' && isRedirect) return refuse('the client follows no redirects (redirects: "none")');
+  if (a.origin !== b.origin) {
+    return refuse(`${b.origin} is another origin than ${a.origin} (redirects: "same-origin"; "any" allows it)`);
+  }
+  return null;
+}
+
 /**
  * A minimal EventSource over fetch and a streamed body, for runtimes without one
  * (Node). Dispatches `open`, `error` and named events with `{type, data,
@@ -121,8 +153,12 @@ export class FetchEventSource {
     maxReconnectMs = 60_000,
     stableMs = 30_000,
     random = Math.random,
+    idleTimeoutMs = 45_000,
+    redirects = 'same-origin',
   } = {}) {
     this.url = url;
+    this._idleMs = idleTimeoutMs;
+    this._redirects = redirects;
     this._fetch = fetchImpl;
     this._listeners = new Map();
     this._abort = null;
@@ -150,6 +186,7 @@ export class FetchEventSource {
   close() {
     this._closed = true;
     clearTimeout(this._timer);
+    this._idle?.();
     this._abort?.abort();
   }
 
@@ -174,8 +211,24 @@ export class FetchEventSource {
     try {
       const headers = { Accept: 'text/event-stream' };
       if (this._lastId) headers['Last-Event-ID'] = this._lastId;
-      const res = await this._fetch(this.url, { headers, signal: this._abort.signal });
+      // The origin sends a comment every 15 s: a stream silent for idleTimeoutMs
+      // is dead (a half-open connection, a stalled proxy) and is reconnected.
+      const abort = this._abort;
+      let idle = null;
+      const watch = () => {
+        clearTimeout(idle);
+        if (!(this._idleMs > 0)) return;
+        idle = setTimeout(() => abort.abort(new Error(`event stream idle for ${this._idleMs} ms`)), this._idleMs);
+        idle?.unref?.();
+      };
+      watch();
+      this._idle = () => clearTimeout(idle);
+      const res = await this._fetch(this.url, { headers, signal: abort.signal });
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+      if (res.redirected && res.url) {
+        const why = redirectRefusal(this._redirects, this.url, res.url);
+        if (why) throw new Error(why);
+      }
       openedAt = Date.now();
       this._emit('open', {});
       reader = res.body.getReader();
@@ -187,10 +240,14 @@ export class FetchEventSource {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
+        watch();
         parser.feed(value);
       }
       throw new Error('stream ended');
     } catch (e) {
+      this._idle?.();
+      // An idle abort rejects with the AbortSignal's reason: report that.
+      if (this._abort.signal.aborted && this._abort.signal.reason instanceof Error) e = this._abort.signal.reason;
       this._abort.abort(); // a refused stream is not read further
       reader?.cancel().catch(() => {});
       if (this._closed) return;
@@ -219,9 +276,9 @@ async function readBody(res, limit) {
   const declared = res.headers.get('Content-Length');
   if (declared !== null && /^\s*\d+\s*$/.test(declared) && Number(declared) > limit) {
     res.body?.cancel?.().catch?.(() => {});
-    throw new Error(`Content-Length ${declared.trim()} exceeds the largest ruleset (${limit} bytes)`);
+    throw Object.assign(new Error(`Content-Length ${declared.trim()} exceeds the largest ruleset (${limit} bytes)`), { kind: 'TOO_LARGE' });
   }
-  const tooBig = () => new Error(`body exceeds the largest ruleset (${limit} bytes)`);
+  const tooBig = () => Object.assign(new Error(`body exceeds the largest ruleset (${limit} bytes)`), { kind: 'TOO_LARGE' });
   if (!res.body || typeof res.body.getReader !== 'function') {
     const bytes = new Uint8Array(await res.arrayBuffer());
     if (bytes.length > limit) throw tooBig();
@@ -294,6 +351,18 @@ export function retryAfterMs(value, now = Date.now()) {
  *   triggered by pushed announcements; announcements meanwhile are coalesced into
  *   one download at the end of the spacing. The first after a quiet spell fetches
  *   at once.
+ * @param {string|string[]|TrustedKeys} [options.publicKeys] Install only rulesets
+ *   signed by one of these keys (`edgeflag-ed25519-public:<64 hex>`; an array, or
+ *   one string with a key per line). Without: signatures are not checked and
+ *   `status().verified` is false.
+ * @param {number} [options.fetchTimeoutMs=10000] A ruleset download (headers and
+ *   body) not complete within this is aborted and counts as a failure.
+ * @param {number} [options.eventIdleTimeoutMs=45000] An event stream silent this
+ *   long is dropped and reconnected (FetchEventSource; the origin sends a comment
+ *   every 15 s).
+ * @param {'same-origin'|'any'|'none'} [options.redirects='same-origin'] Which
+ *   redirects, and which event-stream Link targets, are followed (never https →
+ *   http).
  */
 export function createClient(options = {}) {
   const {
@@ -309,10 +378,25 @@ export function createClient(options = {}) {
     random = Math.random,
     maxRulesetBytes = MAX_RULESET_BYTES,
     minEventRefreshMs = 100,
+    publicKeys,
+    fetchTimeoutMs = 10_000,
+    eventIdleTimeoutMs = 45_000,
+    redirects = 'same-origin',
   } = options;
   if (typeof url !== 'string' && !(url instanceof URL)) throw new TypeError('createClient: url is required');
   if (typeof fetchImpl !== 'function') throw new TypeError('createClient: no fetch available');
+  if (!REDIRECT_POLICIES.includes(redirects)) {
+    throw new TypeError(`createClient: redirects must be one of ${REDIRECT_POLICIES.join(', ')}`);
+  }
   const href = new URL(url, globalThis.location?.href).href;
+  // Parsed once; every download is checked against the same keys. A bad key is a
+  // configuration error: it throws (KeyError) here rather than refusing everything.
+  const trustedKeys = publicKeys == null ? null
+    : publicKeys instanceof TrustedKeys ? publicKeys : TrustedKeys.parse(publicKeys);
+  // No redirect at all: fetch hands the redirect back and it is refused here.
+  // Otherwise fetch follows and the final URL is checked (fetch does not show the
+  // hops in between).
+  const init = redirects === 'none' ? { ...requestInit, redirect: 'manual' } : requestInit;
 
   let current = null;
   let env = environment ?? null;
@@ -340,7 +424,15 @@ export function createClient(options = {}) {
     consecutiveFailures: 0,
     streaming: false,
     nextPollInMs: null,
+    verified: trustedKeys !== null,
+    signedBy: null,
+    expiresAt: null,
+    stale: false,
+    lastErrorKind: null,
+    eventsRefused: null,
   };
+  let staleTimer = null;
+  let warnedStale = null; // the ruleset a stale warning was printed for
   const listeners = new Set();
   const statusListeners = new Set();
   let readyResolve;
@@ -353,15 +445,46 @@ export function createClient(options = {}) {
   }
 
   function snapshot() {
+    checkStale();
     return { ...status };
   }
 
+  // A held ruleset past its expiry keeps serving (evaluation is never worse than
+  // the defaults) but is reported: status.stale, one console.warn per ruleset,
+  // and the status listeners. True when it just became stale.
+  function checkStale() {
+    const stale = current !== null && current.isExpired(Date.now());
+    const became = stale && !status.stale;
+    status.stale = stale;
+    if (became && warnedStale !== current) {
+      warnedStale = current;
+      console.warn(`edgeflag: ruleset v${current.version} (epoch ${current.epoch}) of ${current.environment} expired at ` +
+        `${new Date(current.expiresAt).toISOString()} and is still served: the origin has not delivered a newer one ` +
+        `(last error: ${status.lastError ?? 'none'}).`);
+    }
+    return became;
+  }
+
+  // With timers (pollIntervalMs > 0), the moment the held ruleset expires is
+  // reported as it happens; without (edge functions), at the next status().
+  function watchExpiry() {
+    clearTimeout(staleTimer);
+    staleTimer = null;
+    if (closed || !(pollIntervalMs > 0) || current?.expiresAt == null) return;
+    const wait = current.expiresAt - Date.now();
+    if (wait <= 0) return;
+    staleTimer = setTimeout(() => { if (checkStale()) emitStatus(); else watchExpiry(); }, Math.min(wait, 2 ** 31 - 1));
+    staleTimer?.unref?.();
+  }
+
   // May `rs` replace the held ruleset? The evaluator's one acceptance policy
-  // decides (through the WASM binding); a refusal throws a DecodeError.
-  function accept(rs, newEtag) {
+  // decides (through the WASM binding); a refusal throws a DecodeError. `now`:
+  // the arrival time of a download (an expired one is refused); undefined for
+  // the bootstrap, which is taken even when expired.
+  function accept(rs, newEtag, now) {
     let replaces;
     try {
-      replaces = rs.checkReplaces(current, env);
+      replaces = rs.checkReplaces(current, env, { trustedKeys, now });
     } catch (e) {
       if (e.kind === 'OLDER_VERSION') originBehind(rs);
       throw e;
@@ -375,6 +498,10 @@ export function createClient(options = {}) {
     status.version = rs.version;
     status.epoch = rs.epoch;
     status.environment = env;
+    status.signedBy = trustedKeys ? rs.signedBy : null;
+    status.expiresAt = rs.expiresAt;
+    watchExpiry();
+    if (checkStale()) emitStatus();
     for (const f of listeners) {
       try { f(rs, previous); } catch { /* a listener's error is its own */ }
     }
@@ -401,10 +528,14 @@ export function createClient(options = {}) {
     status.state = 'ready';
   }
 
-  function fail(err) {
+  // `kind`: the DecodeError's (a refused ruleset), else what failed: NETWORK,
+  // TIMEOUT, HTTP, TOO_LARGE, REDIRECT.
+  function fail(err, kind = 'NETWORK') {
     failures += 1;
     status.consecutiveFailures = failures;
-    status.lastError = err instanceof Error ? err.message : String(err);
+    status.lastErrorKind = err instanceof DecodeError ? err.kind : kind;
+    const message = err instanceof Error ? err.message : String(err);
+    status.lastError = err instanceof DecodeError ? `${err.kind}: ${message}` : message;
     status.state = current ? 'stale' : 'loading';
   }
 
@@ -417,9 +548,19 @@ export function createClient(options = {}) {
   function subscribe(link) {
     if (!events || closed || typeof EventSourceImpl !== 'function' || !link) return;
     if (source && sourceUrl === link) return;
+    // The Link is the origin's word, so it gets the redirect policy: a response
+    // must not send the client's stream (and its Last-Event-ID) to another origin.
+    const why = redirectRefusal(redirects, href, link, { isRedirect: false });
+    if (why) {
+      if (status.eventsRefused !== why) console.warn(`edgeflag: ${why}`);
+      status.eventsRefused = why;
+      return;
+    }
+    status.eventsRefused = null;
     if (source) source.close();
     sourceUrl = link;
-    source = new EventSourceImpl(link);
+    // A browser's EventSource ignores the options it does not know.
+    source = new EventSourceImpl(link, { idleTimeoutMs: eventIdleTimeoutMs, redirects });
     source.addEventListener('open', () => { status.streaming = true; emitStatus(); });
     source.addEventListener('error', () => { status.streaming = false; emitStatus(); });
     source.addEventListener('ruleset', (ev) => {
@@ -451,14 +592,53 @@ export function createClient(options = {}) {
   }
 
   async function fetchOnce() {
+    // A stalled origin (headers or body that never come) must not hold the one
+    // request in flight forever: abort after fetchTimeoutMs.
+    const abort = new AbortController();
+    const timeout = new Error(`GET ${href}: no complete response within ${fetchTimeoutMs} ms`);
+    const deadline = fetchTimeoutMs > 0 ? setTimeout(() => abort.abort(timeout), fetchTimeoutMs) : null;
+    const outer = init.signal;
+    const forward = () => abort.abort(outer.reason);
+    if (outer) {
+      if (outer.aborted) forward();
+      else outer.addEventListener('abort', forward, { once: true });
+    }
+    try {
+      return await exchange(abort.signal, (e, kind) => {
+        if (abort.signal.reason === timeout) fail(timeout, 'TIMEOUT');
+        else fail(e, kind);
+      });
+    } finally {
+      clearTimeout(deadline);
+      outer?.removeEventListener('abort', forward);
+    }
+  }
+
+  // One conditional GET; `failed(error, kind)` records a failure (a timeout as
+  // such, whatever the fetch implementation rejected with).
+  async function exchange(signal, failed) {
     const headers = {};
     if (etag) headers['If-None-Match'] = etag;
     let res;
     try {
-      res = await fetchImpl(href, { ...requestInit, headers: { ...(requestInit.headers || {}), ...headers } });
+      res = await fetchImpl(href, { ...init, signal, headers: { ...(init.headers || {}), ...headers } });
     } catch (e) {
-      fail(e);
+      failed(e, 'NETWORK');
       return { retryMs: null };
+    }
+    if (res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400 && res.status !== 304)) {
+      res.body?.cancel?.().catch?.(() => {});
+      const to = res.headers.get('Location');
+      fail(new Error(`GET ${href}: redirect${to ? ` to ${new URL(to, href).href}` : ''} refused: the client follows no redirects (redirects: "none")`), 'REDIRECT');
+      return { retryMs: null };
+    }
+    if (res.redirected && res.url) {
+      const why = redirectRefusal(redirects, href, res.url);
+      if (why) {
+        res.body?.cancel?.().catch?.(() => {});
+        fail(new Error(`GET ${href}: ${why}`), 'REDIRECT');
+        return { retryMs: null };
+      }
     }
     lastCheckAt = Date.now();
     subscribe(eventsLink(res.headers.get('Link'), href));
@@ -469,18 +649,18 @@ export function createClient(options = {}) {
     }
     if (!res.ok) {
       if (res.body) res.body.cancel?.().catch?.(() => {}); // an error page is not read
-      fail(new Error(`GET ${href}: HTTP ${res.status}`));
+      fail(new Error(`GET ${href}: HTTP ${res.status}`), 'HTTP');
       return { retryMs: retry };
     }
     let bytes;
     try {
       bytes = await readBody(res, maxRulesetBytes);
     } catch (e) {
-      fail(e);
+      failed(e, e.kind ?? 'NETWORK');
       return { retryMs: retry };
     }
     try {
-      accept(Ruleset.fromBytes(bytes), res.headers.get('ETag') ?? null);
+      accept(Ruleset.fromBytes(bytes), res.headers.get('ETag') ?? null, Date.now());
     } catch (e) {
       // Refused: keep the last good ruleset. The ETag is not remembered, so the
       // next poll downloads again (a truncated transfer is not the origin's fault).
@@ -493,6 +673,7 @@ export function createClient(options = {}) {
       failures = 0;
       status.consecutiveFailures = 0;
       status.lastError = null;
+      status.lastErrorKind = null;
       status.lastSuccessAt = Date.now();
       status.etag = etag;
       if (current) status.state = 'ready';
@@ -550,6 +731,7 @@ export function createClient(options = {}) {
     close() {
       closed = true;
       clearTimeout(timer);
+      clearTimeout(staleTimer);
       clearTimeout(eventTimer);
       if (source) source.close();
       source = null;
