@@ -54,19 +54,11 @@ fn keygen_writes_a_private_key_and_refuses_to_overwrite_it() {
 #[test]
 fn a_signed_publish_verifies_and_every_forgery_is_refused() {
     let (src, dest) = project("sign-verify", true, 0.1);
-    let keys = dest.parent().unwrap().join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
+    let keys = keys_dir(&dest);
     let (key, public) = keygen(&keys, "k");
     let (_, stranger) = keygen(&keys, "stranger");
 
-    let out = ok(&[
-        "publish",
-        s(&src),
-        "--to",
-        s(&dest),
-        "--signing-key",
-        s(&key),
-    ]);
+    let out = publish_signed(&src, &dest, &key);
     assert!(out.contains("published production v1"), "{out}");
     let file = current(&dest, "production");
 
@@ -122,8 +114,7 @@ fn a_signed_publish_verifies_and_every_forgery_is_refused() {
 #[test]
 fn the_key_can_come_from_the_environment_and_expiry_is_enforced() {
     let (src, dest) = project("sign-env", true, 0.1);
-    let keys = dest.parent().unwrap().join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
+    let keys = keys_dir(&dest);
     let (key, public) = keygen(&keys, "k");
     let secret = std::fs::read_to_string(&key).unwrap();
     let secret = secret.lines().find(|l| !l.starts_with('#')).unwrap();
@@ -186,6 +177,36 @@ fn the_key_can_come_from_the_environment_and_expiry_is_enforced() {
     assert!(stderr(&o).contains("not a duration"), "{}", stderr(&o));
 }
 
+/// `edgeflag publish SRC --to DEST --signing-key KEY`; returns stdout.
+fn publish_signed(src: &Path, dest: &Path, key: &Path) -> String {
+    ok(&["publish", s(src), "--to", s(dest), "--signing-key", s(key)])
+}
+
+/// A key directory beside the project's destination.
+fn keys_dir(dest: &Path) -> PathBuf {
+    let keys = dest.parent().expect("scratch root").join("keys");
+    std::fs::create_dir_all(&keys).expect("keys dir");
+    keys
+}
+
+/// Calls `check` every 100 ms until `done` holds of its answer, at most 100
+/// times; returns the last answer.
+async fn poll_until<T, F, Fut>(mut check: F, done: impl Fn(&T) -> bool) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let mut last = check().await;
+    for _ in 0..100 {
+        if done(&last) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        last = check().await;
+    }
+    last
+}
+
 async fn version_served(base: &str) -> Option<u64> {
     let resp = reqwest::get(format!("{base}/production/current.efr"))
         .await
@@ -199,18 +220,10 @@ async fn version_served(base: &str) -> Option<u64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_with_keys_serves_only_what_they_signed() {
     let (src, dest) = project("sign-serve", true, 0.1);
-    let keys = dest.parent().unwrap().join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
+    let keys = keys_dir(&dest);
     let (key, public) = keygen(&keys, "k");
     let (stranger, _) = keygen(&keys, "stranger");
-    ok(&[
-        "publish",
-        s(&src),
-        "--to",
-        s(&dest),
-        "--signing-key",
-        s(&key),
-    ]);
+    publish_signed(&src, &dest, &key);
     let server = Server::start(&dest, 0, &["--public-key", s(&public)]);
     assert_eq!(version_served(&server.base).await, Some(1));
 
@@ -218,64 +231,37 @@ async fn serve_with_keys_serves_only_what_they_signed() {
     support::write_source(&src, false, 0.1);
     ok(&["publish", s(&src), "--to", s(&dest)]);
     support::write_source(&src, true, 0.2);
-    ok(&[
-        "publish",
-        s(&src),
-        "--to",
-        s(&dest),
-        "--signing-key",
-        s(&stranger),
-    ]);
-    let refused = async {
-        for _ in 0..100 {
+    publish_signed(&src, &dest, &stranger);
+    let refused = poll_until(
+        || async {
             let m = reqwest::get(format!("{}/metrics", server.base))
                 .await
                 .unwrap()
                 .text()
                 .await
                 .unwrap();
-            let n: u64 = m
-                .lines()
+            m.lines()
                 .find_map(|l| l.strip_prefix("edgeflag_serve_reloads_total{result=\"refused\"} "))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if n >= 1 {
-                return n;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        0
-    }
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        },
+        |&n| n >= 1,
+    )
     .await;
     assert!(refused >= 1, "the watch refused the files");
     assert_eq!(version_served(&server.base).await, Some(1));
 
     // A v4 signed by the trusted key is served.
     support::write_source(&src, false, 0.3);
-    ok(&[
-        "publish",
-        s(&src),
-        "--to",
-        s(&dest),
-        "--signing-key",
-        s(&key),
-    ]);
-    let mut served = None;
-    for _ in 0..100 {
-        served = version_served(&server.base).await;
-        if served == Some(4) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    publish_signed(&src, &dest, &key);
+    let served = poll_until(|| version_served(&server.base), |v| *v == Some(4)).await;
     assert_eq!(served, Some(4));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_watch_signs_and_signs_again_before_the_ruleset_lapses() {
     let (src, dest) = project("sign-watch", true, 0.1);
-    let keys = dest.parent().unwrap().join("keys");
-    std::fs::create_dir_all(&keys).unwrap();
+    let keys = keys_dir(&dest);
     let (key, public) = keygen(&keys, "k");
     let server = Server::start(
         &dest,
