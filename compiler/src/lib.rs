@@ -41,6 +41,7 @@
 
 pub mod authoring;
 mod check;
+pub mod client;
 pub mod describe;
 mod diagnostics;
 pub mod diff;
@@ -71,6 +72,10 @@ pub struct CompiledEnv {
     pub name: String,
     /// The compiled body.
     pub body: Body,
+    /// Its client ruleset ([`client`]), published as
+    /// [`client::client_environment`]`(name)`; `Some` in every environment once
+    /// any flag is client-side.
+    pub client: Option<Body>,
 }
 
 impl CompiledEnv {
@@ -238,6 +243,8 @@ pub(crate) struct Checked {
     pub(crate) model: check::ir::Model,
     /// Storage orders of its segments and flags.
     pub(crate) orders: check::Orders,
+    /// Client bodies, indexed like the environments.
+    pub(crate) clients: Vec<Option<Body>>,
 }
 
 /// Parses, merges and checks `files`; `diags` holds errors already met reading
@@ -254,15 +261,21 @@ pub(crate) fn check_files(
     let model = check::build(names, &sources, &mut diags);
     drop(sources);
     let orders = check::order(&model, &mut diags);
+    let mut clients = Vec::new();
     if diags.is_empty() {
         check::bounds::check(&model, &orders, &mut diags);
+        clients = check::client::derive(&model, &orders, &mut diags);
     }
     if !diags.is_empty() {
         let mut d = Diagnostics(diags);
         d.sort();
         return Err(d);
     }
-    Ok(Checked { model, orders })
+    Ok(Checked {
+        model,
+        orders,
+        clients,
+    })
 }
 
 impl Checked {
@@ -275,6 +288,7 @@ impl Checked {
             .map(|(env, name)| CompiledEnv {
                 name: name.clone(),
                 body: lower::lower(&self.model, &self.orders, env),
+                client: self.clients.get(env).cloned().flatten(),
             })
             .collect()
     }

@@ -232,5 +232,6 @@ pub fn lower(model: &Model, orders: &Orders, env: usize) -> Body {
         regexes: l.regexes,
         segments,
         flags,
+        client: None,
     }
 }

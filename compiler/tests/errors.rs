@@ -420,7 +420,7 @@ fn unknown_field() {
     );
     one(
         "flag:\n  a: {}\n",
-        "flags.yaml:1:1: unknown field `flag`; expected one of `flags`, `segments`, `environments`",
+        "flags.yaml:1:1: unknown field `flag`; expected one of `flags`, `segments`, `environments`, `client_side`",
     );
 }
 

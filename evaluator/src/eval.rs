@@ -4,6 +4,7 @@
 
 use crate::bucket::bucket_attr;
 use crate::context::{eq_bytes, AttrValue, Context, Scalar};
+use crate::hashed;
 use crate::instant::{from_millis, parse_rfc3339};
 use crate::model::{
     AttrId, Clause, Flag, FlagId, InSet, Instant, Op, Rollout, SegmentId, Semver, Serve, Value,
@@ -328,6 +329,7 @@ impl Ruleset {
         }
         if !flag.targets.is_empty() {
             if let Some(key) = ctx.key() {
+                let key = self.probe(key, true);
                 if let Ok(i) = flag
                     .targets
                     .binary_search_by(|t| self.bytes(t.key).cmp(key.as_bytes()))
@@ -383,6 +385,7 @@ impl Ruleset {
     fn in_segment(&self, id: SegmentId, ctx: &Context) -> bool {
         let seg = &self.body.segments[id as usize];
         if let Some(key) = ctx.key() {
+            let key = self.probe(key, !seg.include.is_empty() || !seg.exclude.is_empty());
             let has = |list: &[u32]| {
                 list.binary_search_by(|&s| self.bytes(s).cmp(key.as_bytes()))
                     .is_ok()
@@ -407,8 +410,28 @@ impl Ruleset {
         let Some(attr) = self.attribute(ctx, c.attribute) else {
             return false;
         };
-        let m = attr.elements().iter().any(|e| self.matches(&c.op, e));
+        let hashed = self.hashed_attribute(c.attribute);
+        let m = attr.elements().iter().any(|e| self.matches(&c.op, e, hashed));
         m != c.negate
+    }
+
+    /// Whether a client ruleset stores this attribute's values hashed.
+    #[inline]
+    fn hashed_attribute(&self, id: AttrId) -> bool {
+        match &self.client {
+            None => false,
+            Some(c) => c.hashed_attribute.get(id as usize).copied().unwrap_or(true),
+        }
+    }
+
+    /// A context value as this ruleset stores it: as is, or (in a client ruleset,
+    /// when `hashed`) its hash, computed on the stack.
+    #[inline]
+    fn probe<'v>(&self, value: &'v str, hashed: bool) -> Probe<'v> {
+        match &self.client {
+            Some(c) if hashed => Probe::Hashed(hashed::hash(&c.salt, value.as_bytes())),
+            _ => Probe::Clear(value),
+        }
     }
 
     /// The context's value of attribute `id`, found by the name's hash.
@@ -419,9 +442,9 @@ impl Ruleset {
     }
 
     #[inline]
-    fn matches(&self, op: &Op, e: &Scalar) -> bool {
+    fn matches(&self, op: &Op, e: &Scalar, hashed: bool) -> bool {
         match (op, e) {
-            (Op::In(set), e) => self.in_set(set, e),
+            (Op::In(set), e) => self.in_set(set, e, hashed),
             (Op::StartsWith(v), Scalar::String(s)) => v.iter().any(|&id| {
                 let p = self.bytes(id);
                 s.len() >= p.len() && eq_bytes(&s.as_bytes()[..p.len()], p)
@@ -455,10 +478,14 @@ impl Ruleset {
     }
 
     #[inline]
-    fn in_set(&self, set: &InSet, e: &Scalar) -> bool {
+    fn in_set(&self, set: &InSet, e: &Scalar, hashed: bool) -> bool {
         match e {
             Scalar::String(s) => {
-                let s = s.as_bytes();
+                if set.strings.is_empty() {
+                    return false;
+                }
+                let probe = self.probe(s, hashed);
+                let s = probe.as_bytes();
                 if set.strings.len() <= 8 {
                     set.strings.iter().any(|&id| eq_bytes(self.bytes(id), s))
                 } else {
@@ -493,5 +520,21 @@ fn instant_of(e: &Scalar) -> Option<Instant> {
         Scalar::String(s) => parse_rfc3339(s),
         Scalar::Number(n) => from_millis(*n),
         Scalar::Bool(_) => None,
+    }
+}
+
+/// A context value ready to compare with a ruleset's strings.
+enum Probe<'v> {
+    Clear(&'v str),
+    Hashed(hashed::Hashed),
+}
+
+impl Probe<'_> {
+    #[inline]
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Probe::Clear(s) => s.as_bytes(),
+            Probe::Hashed(h) => h.as_bytes(),
+        }
     }
 }

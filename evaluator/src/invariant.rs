@@ -259,4 +259,23 @@ pub enum Invariant {
         /// Its cost.
         cost: u64,
     },
+    /// A client body's clear-attribute list names an attribute that does not
+    /// exist, or is not sorted and free of repeats.
+    #[error("client clear attributes: not sorted, repeated or out of range")]
+    ClearAttributes,
+    /// A client body stores a key or value in clear that it must store hashed.
+    #[error("{what}: a client ruleset value is not a hash")]
+    NotHashed {
+        /// Where the value is.
+        what: &'static str,
+    },
+    /// A client body has a `starts_with`, `ends_with`, `contains` or `matches`
+    /// clause on an attribute whose values it stores hashed.
+    #[error("{what}: operator needs clear values, attribute {attribute} is hashed")]
+    UnhashableClause {
+        /// Where the clause is.
+        what: &'static str,
+        /// The attribute.
+        attribute: u32,
+    },
 }

@@ -52,6 +52,7 @@ pub mod bucket;
 pub mod context;
 mod eval;
 pub mod format;
+pub mod hashed;
 pub mod instant;
 mod invariant;
 #[cfg(feature = "json")]

@@ -48,6 +48,26 @@ pub struct Body {
     /// Flags, each after every flag it names as a prerequisite.
     #[serde(deserialize_with = "crate::limits::bounded_vec")]
     pub flags: Vec<Flag>,
+    /// `Some` for a client ruleset (what browsers download): keys and values are
+    /// stored hashed ([`crate::hashed`]); `None` for a server ruleset.
+    pub client: Option<ClientSide>,
+}
+
+/// What makes a body a client ruleset: the salt of its hashed values and the
+/// attributes whose values it stores in clear.
+///
+/// In a client body every target key, every segment include and exclude key,
+/// and the string values of `in` clauses on attributes *not* listed in
+/// `clear_attributes` are [`crate::hashed`] values under `salt`; `starts_with`,
+/// `ends_with`, `contains` and `matches` appear only on clear attributes (a
+/// prefix of a hash means nothing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ClientSide {
+    /// The salt every hashed value of this body is computed with.
+    pub salt: [u8; crate::hashed::SALT_LEN],
+    /// Attributes whose values are stored in clear, sorted, each once.
+    #[serde(deserialize_with = "crate::limits::bounded_vec")]
+    pub clear_attributes: Vec<AttrId>,
 }
 
 /// Interned strings stored as one UTF-8 blob and the end offset of each string.

@@ -2,6 +2,7 @@
 
 use crate::context::{eq_bytes, name_hash};
 use crate::format::{self, DecodeError, Header};
+use crate::hashed;
 use crate::invariant::Invariant;
 use crate::limits::{self, BudgetError, CompiledRegex, RegexError};
 use crate::model::{
@@ -60,6 +61,17 @@ pub struct Ruleset {
     pub(crate) attr_hashes: Vec<u64>,
     /// What the signature covers, for a signed ruleset read from bytes.
     signed_digest: Option<[u8; 64]>,
+    /// For a client ruleset: its salt, and per attribute whether its values are
+    /// stored hashed.
+    pub(crate) client: Option<ClientHashing>,
+}
+
+/// A client ruleset's hashing, ready for evaluation.
+#[derive(Debug)]
+pub(crate) struct ClientHashing {
+    pub(crate) salt: [u8; hashed::SALT_LEN],
+    /// Indexed by attribute id.
+    pub(crate) hashed_attribute: Vec<bool>,
 }
 
 impl Ruleset {
@@ -117,6 +129,12 @@ impl Ruleset {
             .iter()
             .map(|&a| name_hash(body.strings.get(a)))
             .collect();
+        let client = body.client.as_ref().map(|c| ClientHashing {
+            salt: c.salt,
+            hashed_attribute: (0..body.attributes.len() as u32)
+                .map(|a| c.clear_attributes.binary_search(&a).is_err())
+                .collect(),
+        });
         Ok(Ruleset {
             header,
             body,
@@ -126,7 +144,14 @@ impl Ruleset {
             spans,
             attr_hashes,
             signed_digest: None,
+            client,
         })
+    }
+
+    /// Whether this is a client ruleset (keys and values hashed, for browsers;
+    /// see [`crate::hashed`]) rather than a server one.
+    pub fn is_client(&self) -> bool {
+        self.client.is_some()
     }
 
     /// The header: environment, version, creation time, checksum, signature.
@@ -260,7 +285,61 @@ fn check_body(b: &Body) -> Result<(), Invariant> {
     check_segments(b)?;
     check_flags(b)?;
     check_depths(b)?;
-    check_costs(b)
+    check_costs(b)?;
+    check_client(b)
+}
+
+/// A client body ([`Body::client`]): its clear attributes exist and are sorted;
+/// every target, include and exclude key and every `in` string on a hashed
+/// attribute is a hash; operators that need clear values test clear attributes
+/// only. (A server body has nothing to check here.)
+fn check_client(b: &Body) -> Result<(), Invariant> {
+    let Some(client) = &b.client else {
+        return Ok(());
+    };
+    let clear = &client.clear_attributes;
+    if !clear.windows(2).all(|w| w[0] < w[1])
+        || clear.iter().any(|&a| a as usize >= b.attributes.len())
+    {
+        return Err(Invariant::ClearAttributes);
+    }
+    let hashes = |ids: &mut dyn Iterator<Item = StrId>, what: &'static str| {
+        for id in ids {
+            if !hashed::is_hash(b.strings.get(id)) {
+                return Err(Invariant::NotHashed { what });
+            }
+        }
+        Ok(())
+    };
+    let clause = |c: &Clause, what: &'static str| {
+        if c.op.segments().is_some() || clear.binary_search(&c.attribute).is_ok() {
+            return Ok(());
+        }
+        match &c.op {
+            Op::In(set) => hashes(&mut set.strings.iter().copied(), what),
+            Op::StartsWith(_) | Op::EndsWith(_) | Op::Contains(_) | Op::Matches(_) => {
+                Err(Invariant::UnhashableClause {
+                    what,
+                    attribute: c.attribute,
+                })
+            }
+            _ => Ok(()),
+        }
+    };
+    for seg in &b.segments {
+        hashes(&mut seg.include.iter().copied(), "segment include")?;
+        hashes(&mut seg.exclude.iter().copied(), "segment exclude")?;
+        for c in seg.rules.iter().flat_map(|r| &r.clauses) {
+            clause(c, "segment clause")?;
+        }
+    }
+    for f in &b.flags {
+        hashes(&mut f.targets.iter().map(|t| t.key), "target key")?;
+        for c in f.rules.iter().flat_map(|r| &r.clauses) {
+            clause(c, "rule clause")?;
+        }
+    }
+    Ok(())
 }
 
 /// The string table: end offsets never decrease, each falls on a character

@@ -44,6 +44,16 @@ pub struct Model {
     pub flags: Vec<FlagIr>,
     /// Segments in source order.
     pub segments: Vec<SegmentIr>,
+    /// Attributes whose values client rulesets keep in clear, sorted, each once.
+    pub clear_attributes: Vec<String>,
+}
+
+impl Model {
+    /// Whether any flag is client-side: then every environment gets a client
+    /// ruleset.
+    pub fn has_client_side(&self) -> bool {
+        self.flags.iter().any(|f| f.client_side)
+    }
 }
 
 /// A variation value.

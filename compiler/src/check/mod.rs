@@ -3,6 +3,7 @@
 //! nesting. Produces the checked [`ir::Model`].
 
 pub mod bounds;
+pub mod client;
 mod clause;
 pub mod graph;
 pub mod ir;
@@ -153,11 +154,18 @@ pub fn build(files: Vec<String>, sources: &[SourceFile], out: &mut Vec<Diagnosti
     let flags = (defs.flags.iter().enumerate())
         .map(|(i, d)| ck.flag(i, d, &envs.names))
         .collect();
+    let mut clear_attributes: Vec<String> = (sources.iter())
+        .flat_map(|s| &s.clear_attributes)
+        .map(|a| a.value.clone())
+        .collect();
+    clear_attributes.sort_unstable();
+    clear_attributes.dedup();
     Model {
         files,
         envs: envs.names,
         flags,
         segments,
+        clear_attributes,
     }
 }
 

@@ -86,6 +86,9 @@ pub struct SourceFile {
     pub segments: Vec<(Key, SegmentSrc)>,
     /// `environments`, when the file declares them.
     pub environments: Vec<Spanned<String>>,
+    /// `client_side.clear_attributes`: attributes whose values client rulesets
+    /// keep in clear.
+    pub clear_attributes: Vec<Spanned<String>>,
 }
 
 /// A flag as written.
@@ -247,7 +250,9 @@ pub struct SegmentSrc {
     pub description: Option<String>,
 }
 
-const TOP_FIELDS: [&str; 4] = ["flags", "segments", "environments", "$schema"];
+const TOP_FIELDS: [&str; 5] = ["flags", "segments", "environments", "client_side", "$schema"];
+/// Fields of the top-level `client_side` map.
+const CLIENT_FIELDS: [&str; 1] = ["clear_attributes"];
 const FLAG_FIELDS: [&str; 14] = [
     "variations",
     "enabled",
@@ -526,10 +531,20 @@ impl<'s, 'f> Reader<'s, 'f> {
         if root.value == Value::Null {
             return out;
         }
-        let Some([flags, segments, envs, _schema]) = self.fields(root, &String::new, TOP_FIELDS)
+        let Some([flags, segments, envs, client, _schema]) =
+            self.fields(root, &String::new, TOP_FIELDS)
         else {
             return out;
         };
+        if let Some(client) = client {
+            let ctx = || "client_side".to_owned();
+            if let Some([Some(clear)]) = self.fields(client, &ctx, CLIENT_FIELDS) {
+                let ctx = || "client_side.clear_attributes".to_owned();
+                if let Some(list) = self.strings(clear, &ctx) {
+                    out.clear_attributes = list;
+                }
+            }
+        }
         if let Some(envs) = envs {
             if let Some(list) = self.strings(envs, &|| "environments".to_owned()) {
                 for (i, e) in list.into_iter().enumerate() {
