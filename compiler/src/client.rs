@@ -45,7 +45,7 @@
 use crate::fxhash::FxHashMap as HashMap;
 use edgeflag_evaluator::hashed;
 use edgeflag_evaluator::model::{
-    AttrId, Body, ClientSide, Clause, Flag, InSet, Op, Prerequisite, Rollout, Rule, Segment,
+    AttrId, Body, Clause, ClientSide, Flag, InSet, Op, Prerequisite, Rollout, Rule, Segment,
     SegmentRule, Semver, Serve, StrId, StringTable, Target, Value, Variation,
 };
 use thiserror::Error;
@@ -115,7 +115,10 @@ pub enum ClientError {
 /// names the attributes whose values stay in clear.
 pub fn client_body(server: &Body, clear_attributes: &[String]) -> Result<Body, ClientError> {
     let reach = Reach::of(server);
-    if let Some(e) = refusals_in(server, &reach, clear_attributes).into_iter().next() {
+    if let Some(e) = refusals_in(server, &reach, clear_attributes)
+        .into_iter()
+        .next()
+    {
         return Err(e);
     }
     let content = Rebuild::new(server, &reach, clear_attributes, None).body()?;
@@ -155,7 +158,10 @@ impl Reach {
         for i in (0..b.segments.len()).rev() {
             if segments[i] {
                 let seg = &b.segments[i];
-                mark(&mut seg.rules.iter().flat_map(|r| &r.clauses), &mut segments);
+                mark(
+                    &mut seg.rules.iter().flat_map(|r| &r.clauses),
+                    &mut segments,
+                );
             }
         }
         Reach { flags, segments }
@@ -463,7 +469,12 @@ impl<'a> Rebuild<'a> {
     fn body(mut self) -> Result<Body, ClientError> {
         let src = self.src;
         let mut segments = Vec::new();
-        for (s, _) in src.segments.iter().zip(&self.reach.segments).filter(|(_, &k)| k) {
+        for (s, _) in src
+            .segments
+            .iter()
+            .zip(&self.reach.segments)
+            .filter(|(_, &k)| k)
+        {
             segments.push(self.segment(s)?);
         }
         let mut flags = Vec::new();

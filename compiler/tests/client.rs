@@ -156,7 +156,12 @@ fn client_rulesets_answer_as_the_server_rulesets_do_for_client_side_flags() {
             }
         }
         // The contexts reach every way a flag can decide.
-        for r in ["TargetMatch", "RuleMatch", "Fallthrough", "PrerequisiteFailed"] {
+        for r in [
+            "TargetMatch",
+            "RuleMatch",
+            "Fallthrough",
+            "PrerequisiteFailed",
+        ] {
             assert!(reasons.iter().any(|x| x.starts_with(r)), "{r}: {reasons:?}");
         }
     }
@@ -189,13 +194,23 @@ fn client_rulesets_hold_no_keys_no_hashed_values_and_no_server_only_flags() {
         }
         // Clear attributes keep their values; flag keys, variations and the
         // prerequisite stay readable.
-        for clear in ["/admin", "checkout-v2", "payments-ready", "#f00", "beta-users"] {
+        for clear in [
+            "/admin",
+            "checkout-v2",
+            "payments-ready",
+            "#f00",
+            "beta-users",
+        ] {
             assert!(blob.contains(clear), "{clear} missing from {blob}");
         }
         let rs = load(&client::client_environment(&env.name), body);
+        // The prerequisite is carried, not shown.
         let keys: Vec<&str> = rs.flag_keys().collect();
-        assert_eq!(keys.len(), 3, "{keys:?}");
-        assert!(!keys.contains(&"server-only"));
+        assert_eq!(keys, ["checkout-v2", "banner"]);
+        assert!(rs.flag("payments-ready").is_none());
+        let u1 = Context::new("u1");
+        let shown: Vec<&str> = rs.all_flags(&u1).map(|(k, _)| k).collect();
+        assert_eq!(shown, keys);
         assert_eq!(body.segments.len(), 2, "staff and beta only");
     }
 }
@@ -208,7 +223,10 @@ fn client_rulesets_are_deterministic_and_ignore_server_only_changes() {
     let changed = PROJECT.replace("heidi@example.com", "ivan@example.com");
     let c = compile(&changed);
     assert_ne!(a[0].body, c[0].body);
-    assert_eq!(a[0].client, c[0].client, "a server-only change leaves it alone");
+    assert_eq!(
+        a[0].client, c[0].client,
+        "a server-only change leaves it alone"
+    );
     let client_change = PROJECT.replace("bob@example.com", "bobby@example.com");
     let d = compile(&client_change);
     let (sa, sd) = (
@@ -237,7 +255,9 @@ fn partial_matches_on_hashed_attributes_are_refused_where_written() {
     );
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(
-        e[0].starts_with("flags.yaml:2:3: flag \"a\" rule 1 clause 1: `ends_with` on attribute \"email\""),
+        e[0].starts_with(
+            "flags.yaml:2:3: flag \"a\" rule 1 clause 1: `ends_with` on attribute \"email\""
+        ),
         "{e:?}"
     );
     assert!(e[0].contains("client_side.clear_attributes"), "{e:?}");
@@ -258,8 +278,18 @@ flags:
 "#,
     );
     assert_eq!(e.len(), 2, "{e:?}");
-    assert!(e[0].starts_with("flags.yaml:3:3: segment \"s\" rule 1 clause 1: `matches` on attribute \"name\""), "{e:?}");
-    assert!(e[1].starts_with("flags.yaml:6:3: flag \"p\" rule 1 clause 1: `contains` on attribute \"path\""), "{e:?}");
+    assert!(
+        e[0].starts_with(
+            "flags.yaml:3:3: segment \"s\" rule 1 clause 1: `matches` on attribute \"name\""
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e[1].starts_with(
+            "flags.yaml:6:3: flag \"p\" rule 1 clause 1: `contains` on attribute \"path\""
+        ),
+        "{e:?}"
+    );
     let fixed = errors(
         r#"
 segments:
@@ -314,7 +344,9 @@ fn loaders_refuse_client_rulesets_that_store_values_in_clear() {
     let bytes = format::encode(&b, &format::EncodeOptions::unpublished(&name)).unwrap();
     assert!(matches!(
         Ruleset::from_bytes(&bytes),
-        Err(DecodeError::Invalid(Invariant::NotHashed { what: "target key" }))
+        Err(DecodeError::Invalid(Invariant::NotHashed {
+            what: "target key"
+        }))
     ));
 
     // A partial match on a hashed attribute.
@@ -355,7 +387,10 @@ fn loaders_refuse_client_rulesets_that_store_values_in_clear() {
 #[test]
 fn evaluating_a_client_ruleset_does_not_allocate() {
     let env = &compile(PROJECT)[0];
-    let rs = load(&client::client_environment(&env.name), env.client.as_ref().unwrap());
+    let rs = load(
+        &client::client_environment(&env.name),
+        env.client.as_ref().unwrap(),
+    );
     let contexts = contexts();
     let before = allocations();
     let mut on = 0;

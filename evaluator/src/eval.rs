@@ -205,17 +205,20 @@ impl Ruleset {
         }
     }
 
-    /// Evaluates every flag, in stored order.
+    /// Evaluates every flag, in stored order (in a client ruleset, every
+    /// client-side flag).
     pub fn all_flags<'r>(
         &'r self,
         ctx: &'r Context,
     ) -> impl Iterator<Item = (&'r str, Detail<'r>)> + 'r {
-        (0..self.body.flags.len() as FlagId).map(move |id| {
-            (
-                self.str(self.body.flags[id as usize].key),
-                self.evaluate_id(id, ctx),
-            )
-        })
+        (0..self.body.flags.len() as FlagId)
+            .filter(|&id| self.visible(&self.body.flags[id as usize]))
+            .map(move |id| {
+                (
+                    self.str(self.body.flags[id as usize].key),
+                    self.evaluate_id(id, ctx),
+                )
+            })
     }
 
     /// Typed evaluation of a boolean flag; `WRONG_TYPE` for other flags.
@@ -411,7 +414,10 @@ impl Ruleset {
             return false;
         };
         let hashed = self.hashed_attribute(c.attribute);
-        let m = attr.elements().iter().any(|e| self.matches(&c.op, e, hashed));
+        let m = attr
+            .elements()
+            .iter()
+            .any(|e| self.matches(&c.op, e, hashed));
         m != c.negate
     }
 

@@ -210,24 +210,37 @@ impl Ruleset {
         self.body.flags.is_empty()
     }
 
-    /// Flag keys in stored (prerequisite) order.
+    /// Flag keys in stored (prerequisite) order. A client ruleset lists only its
+    /// client-side flags (the prerequisites it carries for them stay hidden).
     pub fn flag_keys(&self) -> impl Iterator<Item = &str> {
-        self.body.flags.iter().map(|f| self.str(f.key))
+        (self.body.flags.iter())
+            .filter(|f| self.visible(f))
+            .map(|f| self.str(f.key))
     }
 
-    /// Resolves a flag key to its id; evaluating by id skips the lookup.
+    /// Whether callers may see a flag: every flag of a server ruleset, the
+    /// client-side ones of a client ruleset.
+    #[inline]
+    pub(crate) fn visible(&self, f: &Flag) -> bool {
+        self.client.is_none() || f.client_side
+    }
+
+    /// Resolves a flag key to its id; evaluating by id skips the lookup. In a
+    /// client ruleset only client-side flags resolve.
     #[inline]
     pub fn flag_id(&self, key: &str) -> Option<FlagId> {
         let h = xxh3_64(key.as_bytes());
-        if let Some(&id) = self.by_hash.get(&h) {
-            if eq_bytes(self.bytes(self.body.flags[id as usize].key), key.as_bytes()) {
-                return Some(id);
+        let found = match self.by_hash.get(&h) {
+            Some(&id) if eq_bytes(self.bytes(self.body.flags[id as usize].key), key.as_bytes()) => {
+                Some(id)
             }
-        }
-        self.collided
-            .iter()
-            .copied()
-            .find(|&c| self.str(self.body.flags[c as usize].key) == key)
+            _ => self
+                .collided
+                .iter()
+                .copied()
+                .find(|&c| self.str(self.body.flags[c as usize].key) == key),
+        };
+        found.filter(|&id| self.visible(&self.body.flags[id as usize]))
     }
 
     /// The compiled flag with this key.

@@ -71,7 +71,10 @@ pub fn derive(model: &Model, orders: &Orders, out: &mut Vec<Diagnostic>) -> Vec<
 fn diagnostic(model: &Model, orders: &Orders, env: usize, e: &ClientError) -> Diagnostic {
     let (file, pos, ctx) = match e {
         ClientError::NeedsClearValues {
-            owner, rule, clause, ..
+            owner,
+            rule,
+            clause,
+            ..
         } => {
             let place = format!(" rule {} clause {}", rule + 1, clause + 1);
             match owner {

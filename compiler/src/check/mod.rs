@@ -3,8 +3,8 @@
 //! nesting. Produces the checked [`ir::Model`].
 
 pub mod bounds;
-pub mod client;
 mod clause;
+pub mod client;
 pub mod graph;
 pub mod ir;
 

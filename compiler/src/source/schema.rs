@@ -250,7 +250,13 @@ pub struct SegmentSrc {
     pub description: Option<String>,
 }
 
-const TOP_FIELDS: [&str; 5] = ["flags", "segments", "environments", "client_side", "$schema"];
+const TOP_FIELDS: [&str; 5] = [
+    "flags",
+    "segments",
+    "environments",
+    "client_side",
+    "$schema",
+];
 /// Fields of the top-level `client_side` map.
 const CLIENT_FIELDS: [&str; 1] = ["clear_attributes"];
 const FLAG_FIELDS: [&str; 14] = [
