@@ -18,12 +18,18 @@ pub(crate) fn compile(src: &Path) -> Result<Vec<CompiledEnv>, CliError> {
 pub fn validate(src: &Path) -> Result<ExitCode, CliError> {
     let envs = compile(src)?;
     for env in &envs {
-        outln!(
-            "ok: environment {}: {} flags, {} segments",
-            env.name,
-            env.body.flags.len(),
-            env.body.segments.len()
-        );
+        for (name, body) in env.rulesets() {
+            let what = if body.client.is_some() {
+                "client ruleset"
+            } else {
+                "environment"
+            };
+            outln!(
+                "ok: {what} {name}: {} flags, {} segments",
+                body.flags.len(),
+                body.segments.len()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -37,25 +43,27 @@ pub fn write(src: &Path, out: &Path, version: Option<u64>) -> Result<ExitCode, C
     // epoch) replaces it, so the file works as a client's offline bootstrap.
     let version = version.unwrap_or(0);
     for env in &envs {
-        let bytes = encode(
-            &env.body,
-            &EncodeOptions {
-                environment: &env.name,
-                version,
-                epoch: 0,
-                created_at_ms,
-            },
-        )?;
-        let path = out.join(format!("{}.efr", env.name));
-        edgeflag_publish::store::write_atomic(&path, &bytes)
-            .map_err(|e| CliError::Publish(e.into()))?;
-        outln!(
-            "{}: {} flags, {} segments, {} bytes, version {version}",
-            path.display(),
-            env.body.flags.len(),
-            env.body.segments.len(),
-            bytes.len()
-        );
+        for (name, body) in env.rulesets() {
+            let bytes = encode(
+                body,
+                &EncodeOptions {
+                    environment: &name,
+                    version,
+                    epoch: 0,
+                    created_at_ms,
+                },
+            )?;
+            let path = out.join(format!("{name}.efr"));
+            edgeflag_publish::store::write_atomic(&path, &bytes)
+                .map_err(|e| CliError::Publish(e.into()))?;
+            outln!(
+                "{}: {} flags, {} segments, {} bytes, version {version}",
+                path.display(),
+                body.flags.len(),
+                body.segments.len(),
+                bytes.len()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -109,19 +109,23 @@ pub fn publish(
             .iter()
             .filter(|e| envs.is_empty() || envs.contains(&e.name))
         {
-            let p = Publication::new(&env.name, &env.body)
-                .actor(&actor)
-                .force(force)
-                .new_epoch(new_epoch)
-                .signed(key.as_ref().map(Loaded::signing));
-            let outcome = publish::publish(&store, &p).await?;
-            report(&env.name, &target.to, &outcome);
+            for (name, body) in env.rulesets() {
+                let p = Publication::new(&name, body)
+                    .actor(&actor)
+                    .force(force)
+                    .new_epoch(new_epoch)
+                    .signed(key.as_ref().map(Loaded::signing));
+                let outcome = publish::publish(&store, &p).await?;
+                report(&name, &target.to, &outcome);
+            }
         }
         Ok(ExitCode::SUCCESS)
     })
 }
 
-/// `edgeflag rollback --to DEST --env NAME --version N`.
+/// `edgeflag rollback --to DEST --env NAME --version N`. When the environment
+/// has a client ruleset at the destination, it is rolled back first to the
+/// client version that was current when server version N was published.
 pub fn rollback(
     target: &Target,
     env: &str,
@@ -133,14 +137,18 @@ pub fn rollback(
     let actor = self::actor(actor);
     runtime()?.block_on(async {
         let store = Store::open(&target.to, &target.options()).await;
-        let outcome = publish::rollback(
-            &store,
-            env,
-            version,
-            &actor,
-            key.as_ref().map(Loaded::signing),
-        )
-        .await?;
+        let signing = key.as_ref().map(Loaded::signing);
+        if let Some((client_env, client_version)) =
+            paired_client_version(&store, env, version).await?
+        {
+            let outcome =
+                publish::rollback(&store, &client_env, client_version, &actor, signing).await?;
+            if let Outcome::Published { version: new, .. } = outcome {
+                outln!("rolled back {client_env} to the rules of v{client_version}, as v{new}");
+            }
+            report(&client_env, &target.to, &outcome);
+        }
+        let outcome = publish::rollback(&store, env, version, &actor, signing).await?;
         if let Outcome::Published { version: new, .. } = outcome {
             outln!("rolled back {env} to the rules of v{version}, as v{new}");
         }
@@ -149,7 +157,51 @@ pub fn rollback(
     })
 }
 
-/// `edgeflag resign --to DEST --env NAME… --signing-key KEY`.
+/// The client ruleset environment of `env` and the version of it to roll back
+/// to with server version `version`; `None` when there is no client ruleset or
+/// it already has those rules.
+async fn paired_client_version(
+    store: &Store,
+    env: &str,
+    version: u64,
+) -> Result<Option<(String, u64)>, CliError> {
+    let client_env = edgeflag_compiler::client::client_environment(env);
+    if !edgeflag_compiler::is_valid_environment(&client_env) {
+        return Ok(None);
+    }
+    let (Some(server), Some(client)) = (
+        publish::history(store, env).await?,
+        publish::history(store, &client_env).await?,
+    ) else {
+        return Ok(None);
+    };
+    let Some(at) = server.entry(version).map(|e| e.created_at_ms) else {
+        return Ok(None); // publish::rollback reports the unknown version
+    };
+    let Some(then) = client.current_at(at).map(|e| e.version) else {
+        return Ok(None);
+    };
+    // Rollbacks and re-signs republish old rules under new versions: compare
+    // the rules, not the checksums.
+    let body = |bytes: &[u8]| {
+        edgeflag_evaluator::format::read_header(bytes)
+            .map(|(_, body)| body.to_vec())
+            .ok()
+    };
+    let read = |key: String| async move {
+        store
+            .get(&key)
+            .await
+            .map(|o| o.and_then(|o| body(&o.bytes)))
+            .map_err(publish::PublishError::from)
+    };
+    let then_body = read(edgeflag_publish::layout::version(&client_env, then)).await?;
+    let now_body = read(edgeflag_publish::layout::current(&client_env)).await?;
+    Ok((then_body != now_body).then_some((client_env, then)))
+}
+
+/// `edgeflag resign --to DEST --env NAME… --signing-key KEY`: each environment
+/// and, when it has one at the destination, its client ruleset.
 pub fn resign(
     target: &Target,
     envs: &[String],
@@ -165,6 +217,14 @@ pub fn resign(
     runtime()?.block_on(async {
         let store = Store::open(&target.to, &target.options()).await;
         for env in envs {
+            let client_env = edgeflag_compiler::client::client_environment(env);
+            let has_client = edgeflag_compiler::is_valid_environment(&client_env)
+                && !env.ends_with(edgeflag_compiler::client::CLIENT_SUFFIX)
+                && publish::history(&store, &client_env).await?.is_some();
+            if has_client {
+                let outcome = publish::resign(&store, &client_env, &actor, key.signing()).await?;
+                report(&client_env, &target.to, &outcome);
+            }
             let outcome = publish::resign(&store, env, &actor, key.signing()).await?;
             report(env, &target.to, &outcome);
         }

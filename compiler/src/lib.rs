@@ -79,6 +79,28 @@ pub struct CompiledEnv {
 }
 
 impl CompiledEnv {
+    /// Every ruleset this environment publishes, as `(environment, body)`: its
+    /// client ruleset first (as [`client::client_environment`]`(name)`) when it
+    /// has one, then its own. Publishing in this order means a client
+    /// ruleset's versions are never newer than the server version they came
+    /// with (`edgeflag rollback` relies on it).
+    ///
+    /// ```
+    /// let envs = edgeflag_compiler::compile_sources(&[(
+    ///     "f.yaml".into(),
+    ///     "flags: {a: {client_side: true}, b: {}}\n".into(),
+    /// )])
+    /// .unwrap();
+    /// let names: Vec<_> = envs[0].rulesets().map(|(name, _)| name).collect();
+    /// assert_eq!(names, ["default.client", "default"]);
+    /// ```
+    pub fn rulesets(&self) -> impl Iterator<Item = (String, &Body)> {
+        let client = (self.client.as_ref()).map(|b| (client::client_environment(&self.name), b));
+        client
+            .into_iter()
+            .chain(std::iter::once((self.name.clone(), &self.body)))
+    }
+
     /// The compiled body as a loaded [`Ruleset`] without encoding it (for
     /// [`diff`] and [`describe`]). Its header is an unpublished one (see
     /// [`unpublished_header`]), with no checksum.

@@ -70,12 +70,12 @@ pub async fn compile_and_publish(state: &State, source: &Source) {
         }
     };
     let store = Store::Dir(DirStore::new(state.dir.clone()));
-    for env in &compiled {
+    for (name, body) in compiled.iter().flat_map(|env| env.rulesets()) {
         let signing = source
             .signer
             .as_deref()
             .map(|s| Signing::new(s).lifetime(source.lifetime));
-        let p = Publication::new(&env.name, &env.body)
+        let p = Publication::new(&name, body)
             .actor(&source.actor)
             .signed(signing);
         match edgeflag_publish::publish(&store, &p).await {
@@ -84,7 +84,7 @@ pub async fn compile_and_publish(state: &State, source: &Source) {
             }) => {
                 state.metrics.publish_ok.fetch_add(1, Relaxed);
                 tracing::info!(
-                    env = %env.name,
+                    env = %name,
                     version,
                     "published from the watched source\n  {}",
                     changes.join("\n  ")
@@ -93,7 +93,7 @@ pub async fn compile_and_publish(state: &State, source: &Source) {
             Ok(Outcome::Unchanged { .. }) => {}
             Err(e) => {
                 state.metrics.publish_failed.fetch_add(1, Relaxed);
-                tracing::error!(env = %env.name, "publishing failed: {e}");
+                tracing::error!(env = %name, "publishing failed: {e}");
             }
         }
     }

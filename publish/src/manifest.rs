@@ -66,6 +66,33 @@ impl Manifest {
             versions: Vec::new(),
         }
     }
+
+    /// The entry of `version`, if it was published here.
+    pub fn entry(&self, version: u64) -> Option<&Entry> {
+        self.versions.iter().find(|e| e.version == version)
+    }
+
+    /// The version that was current at `at_ms`: the last one published at or
+    /// before it. A client ruleset is published just before the server ruleset
+    /// it comes with, so this finds the client version of a server version from
+    /// the server version's `created_at_ms`.
+    ///
+    /// ```
+    /// use edgeflag_publish::manifest::Manifest;
+    /// let m: Manifest = serde_json::from_str(
+    ///     r#"{"environment":"p","latest":2,"versions":[
+    ///         {"version":1,"created_at_ms":100,"checksum":"a","size":1,"action":{"kind":"publish"},"actor":"x"},
+    ///         {"version":2,"created_at_ms":300,"checksum":"b","size":1,"action":{"kind":"publish"},"actor":"x"}]}"#,
+    /// ).unwrap();
+    /// assert_eq!(m.current_at(250).map(|e| e.version), Some(1));
+    /// assert_eq!(m.current_at(300).map(|e| e.version), Some(2));
+    /// assert!(m.current_at(99).is_none());
+    /// ```
+    pub fn current_at(&self, at_ms: i64) -> Option<&Entry> {
+        (self.versions.iter())
+            .filter(|e| e.created_at_ms <= at_ms)
+            .max_by_key(|e| (e.created_at_ms, e.version))
+    }
 }
 
 /// `<env>/audit/<version>.json`: who did what, when. Written once, never changed.
