@@ -1,6 +1,7 @@
 //! The compiler on fuzzed sources: any text gives diagnostics or compiled
 //! environments, never a panic; whatever compiles encodes, loads (the loader
-//! accepts everything the compiler emits) and evaluates.
+//! accepts everything the compiler emits) and evaluates, and a client ruleset
+//! answers every client-side flag as the server ruleset does.
 //!
 //! Input: the first byte chooses, bit by bit, whether each file is JSON or YAML;
 //! the rest is split at NUL bytes into up to four files, merged in order.
@@ -48,6 +49,19 @@ fuzz_target!(|data: &[u8]| {
         let _ = edgeflag_compiler::describe::flags(&rs);
         let _ = edgeflag_compiler::describe::segments(&rs);
         edgeflag_fuzz::evaluate_all(&rs, edgeflag_fuzz::fixed_contexts());
-        edgeflag_fuzz::evaluate_all(&rs, &edgeflag_fuzz::contexts_for(&rs));
+        let contexts = edgeflag_fuzz::contexts_for(&rs);
+        edgeflag_fuzz::evaluate_all(&rs, &contexts);
+        if let Some(client) = &env.client {
+            let name = edgeflag_compiler::client::client_environment(&env.name);
+            let bytes = format::encode(client, &EncodeOptions::unpublished(&name))
+                .unwrap_or_else(|e| panic!("client ruleset {name:?} does not encode: {e}"));
+            let crs = Ruleset::from_bytes(&bytes)
+                .unwrap_or_else(|e| panic!("the loader refused client ruleset {name:?}: {e}"));
+            for key in crs.flag_keys() {
+                for ctx in edgeflag_fuzz::fixed_contexts().iter().chain(&contexts) {
+                    assert_eq!(rs.evaluate(key, ctx), crs.evaluate(key, ctx), "{key} {ctx:?}");
+                }
+            }
+        }
     }
 });
