@@ -49,7 +49,9 @@ impl SseParser {
                 }
                 self.line_done(&line, &mut out)?;
             } else {
-                if self.line.len() >= MAX_LINE {
+                // A line's CR before its LF is its ending, not part of it.
+                let room = if b == b'\r' { MAX_LINE + 1 } else { MAX_LINE };
+                if self.line.len() >= room {
                     return Err(format!("event stream line longer than {MAX_LINE} bytes"));
                 }
                 self.line.push(b);
@@ -133,7 +135,7 @@ pub(crate) struct Held {
 impl Held {
     /// Whether this is within the documented bounds.
     pub(crate) fn within_bounds(&self) -> bool {
-        self.line <= MAX_LINE
+        self.line <= MAX_LINE + 1
             && self.event <= MAX_EVENT
             && self.capacity <= 2 * (MAX_LINE + MAX_EVENT)
     }
@@ -147,6 +149,25 @@ mod tests {
     fn overlong_lines_are_refused() {
         let mut p = SseParser::default();
         assert!(p.feed(&vec![b'x'; MAX_LINE + 1]).is_err());
+        // A CR is a line's ending only right before its LF.
+        let mut p = SseParser::default();
+        let mut line = vec![b'x'; MAX_LINE];
+        line.extend_from_slice(b"\rx");
+        assert!(p.feed(&line).is_err());
+    }
+
+    #[test]
+    fn a_line_of_the_limit_is_taken_with_either_ending() {
+        for ending in [&b"\n"[..], b"\r\n"] {
+            let mut p = SseParser::default();
+            let mut line = b"data:".to_vec();
+            line.resize(MAX_LINE, b'y');
+            line.extend_from_slice(ending);
+            line.extend_from_slice(ending);
+            let evs = p.feed(&line).expect("taken");
+            assert_eq!(evs.len(), 1);
+            assert_eq!(evs[0].data.len(), MAX_LINE - 5);
+        }
     }
 
     #[test]
