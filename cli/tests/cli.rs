@@ -88,13 +88,29 @@ fn compile_writes_one_ruleset_per_environment() {
         let rs = edgeflag_evaluator::Ruleset::from_bytes(&bytes).expect("loads");
         assert_eq!(rs.header().environment, env);
         assert_eq!(rs.len(), 5);
+        // And its client ruleset: the two client-side flags and what they reach.
+        let bytes = std::fs::read(out.join(format!("{env}.client.efr"))).expect("written");
+        let rs = edgeflag_evaluator::Ruleset::from_bytes(&bytes).expect("loads");
+        assert!(rs.is_client());
+        assert_eq!(rs.header().environment, format!("{env}.client"));
+        assert_eq!(rs.flag_keys().count(), 2);
+        assert!(!String::from_utf8_lossy(&bytes).contains("user-42"));
     }
     // No temporary files left behind.
-    let names: Vec<String> = std::fs::read_dir(&out)
+    let mut names: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.len(), 2, "{names:?}");
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "production.client.efr",
+            "production.efr",
+            "staging.client.efr",
+            "staging.efr"
+        ]
+    );
 }
 
 #[test]

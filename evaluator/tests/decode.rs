@@ -1017,13 +1017,13 @@ fn the_documented_example_ruleset_is_what_the_writer_produces() {
         },
     )
     .unwrap();
-    let mut expected = vec![0u8; HEADER_LEN + 6];
+    let mut expected = vec![0u8; HEADER_LEN + 7];
     expected[..8].copy_from_slice(&[0x45, 0x46, 0x52, 0x53, 0x03, 0x00, 0xc0, 0x00]);
     expected[8] = 1;
-    expected[24] = 6;
+    expected[24] = 7;
     expected[28] = 7;
     expected[32..39].copy_from_slice(b"default");
     expected[96] = 1;
-    expected[120..128].copy_from_slice(&0x5927_7f61_c6e1_df9bu64.to_le_bytes());
+    expected[120..128].copy_from_slice(&0x99ff_205e_7d01_e4afu64.to_le_bytes());
     assert_eq!(bytes, expected);
 }
