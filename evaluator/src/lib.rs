@@ -59,6 +59,7 @@ mod invariant;
 pub mod json;
 pub mod limits;
 pub mod model;
+pub mod openfeature;
 mod ruleset;
 pub mod semver;
 pub mod signature;
