@@ -109,9 +109,18 @@ export class Ruleset {
   readonly expiresAt: number | null;
   /** The id of the key its signature names (16 hex digits), or null: unsigned. Verified only with trusted keys. */
   readonly signedBy: string | null;
+  /**
+   * Whether it is a client ruleset (what browsers load, `<env>.client/current.efr`:
+   * only client-side flags, with target keys, segment members and `in` values
+   * stored as salted hashes) rather than a server ruleset (every flag, user ids
+   * in clear). Its answers for client-side flags equal the server ruleset's.
+   */
+  readonly isClient: boolean;
   /** Whether it has expired at `now` (default: now). */
   isExpired(now?: number): boolean;
+  /** Number of flags callers see (a client ruleset: its client-side flags). */
   readonly size: number;
+  /** Flag keys in stored order (a client ruleset: its client-side flags only). */
   flagKeys(): string[];
   /**
    * The acceptance policy: may this ruleset replace `held` for a client of
