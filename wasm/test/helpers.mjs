@@ -151,3 +151,85 @@ export function sign(bytes, { seed, version, epoch, expiresAt, tamper = false })
   signFixture(args);
   return new Uint8Array(readFileSync(output));
 }
+
+/**
+ * A project with client-side flags (the `PROJECT` of compiler/tests/client.rs):
+ * targets, an `in` clause on hashed attributes (numbers among them), a clear
+ * attribute (`path`, under `client_side.clear_attributes`) with `starts_with`,
+ * nested segments with include/exclude, a non-client prerequisite, and a
+ * server-only flag with its own targets and segment.
+ */
+export const CLIENT_PROJECT = `environments: [staging, production]
+client_side:
+  clear_attributes: [path]
+segments:
+  staff:
+    include: [carol@corp.example]
+    exclude: [mallory@corp.example]
+    rules:
+      - clauses: [{attribute: team, op: in, values: [payments, search]}]
+  beta:
+    include: [dave@example.com]
+    rules:
+      - clauses: [{attribute: plan, op: in, values: [enterprise]}]
+      - clauses: [{op: in_segment, values: [staff]}]
+  internal-only:
+    include: [secret-agent@example.com]
+flags:
+  checkout-v2:
+    client_side: true
+    prerequisites: [{flag: payments-ready, variations: [on]}]
+    targets:
+      on: [alice@example.com, bob@example.com]
+      off: [eve@example.com]
+    rules:
+      - id: beta-users
+        clauses: [{op: in_segment, values: [beta]}]
+        serve: on
+      - clauses:
+          - {attribute: country, op: in, values: [DE, FR, "42"]}
+          - {attribute: age, op: gte, values: [18]}
+        serve: {rollout: {on: 30, off: 70}}
+      - clauses: [{attribute: path, op: starts_with, values: [/admin]}]
+        serve: off
+    fallthrough: off
+  payments-ready:
+    targets: {off: [frank@example.com]}
+    rules:
+      - clauses: [{attribute: country, op: in, values: [XX], negate: true}]
+        serve: on
+    fallthrough: off
+  banner:
+    client_side: true
+    variations: {red: "#f00", blue: "#00f", none: ""}
+    off_variation: none
+    rules:
+      - clauses: [{attribute: email, op: in, values: [grace@example.com]}]
+        serve: red
+      - clauses: [{attribute: tags, op: in, values: [vip]}]
+        serve: blue
+    fallthrough: {rollout: {red: 50, blue: 50}, bucket_by: email}
+    environments:
+      production: {enabled: false}
+  server-only:
+    targets: {on: [heidi@example.com]}
+    rules:
+      - clauses: [{op: in_segment, values: [internal-only]}]
+        serve: on
+      - clauses: [{attribute: email, op: ends_with, values: ["@corp.example"]}]
+        serve: on
+`;
+
+/** Every user id and value the client ruleset of CLIENT_PROJECT must not list in clear. */
+export const CLIENT_PROJECT_SECRETS = [
+  'alice@example.com', 'bob@example.com', 'eve@example.com', 'carol@corp.example', 'mallory@corp.example',
+  'dave@example.com', 'frank@example.com', 'secret-agent@example.com', 'heidi@example.com', 'grace@example.com',
+  'server-only', 'internal-only', '@corp.example',
+];
+
+/** CLIENT_PROJECT written to a fresh source directory; returns its path. */
+export function clientProjectSource() {
+  const dir = tempDir('edgeflag-client-src-');
+  writeFileSync(path.join(dir, 'flags.yaml'), CLIENT_PROJECT);
+  return dir;
+}
