@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the npm package and runs every WASM test in real runtimes (plus a
 # TypeScript check of the declarations and the packed file list):
-#   Node (node:test): golden vectors, native-vs-WASM differential, the client
+#   Node (node:test): golden vectors, native-vs-WASM differential, client
+#   rulesets (client vs server ruleset, SERVER_RULESET refusals), the client
 #   against a real `edgeflag serve`; headless Chromium (Debian chromium +
 #   playwright-core); Cloudflare's workerd running examples/edge-worker.
 # Installs only what is missing (Chromium via apt, node_modules via npm ci,
@@ -55,6 +56,7 @@ node --test --test-concurrency=1 \
   test/vectors.test.mjs \
   test/differential.test.mjs \
   test/client.test.mjs \
+  test/client-rulesets.test.mjs \
   test/trust.test.mjs \
   test/sse.test.mjs \
   test/sse-fuzz.test.mjs \

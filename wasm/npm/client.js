@@ -1,4 +1,5 @@
-// A polling client for one `<env>/current.efr` (docs/distribution.md, "Clients").
+// A polling client for one `<env>/current.efr` (docs/distribution.md, "Clients");
+// in browsers, the client ruleset `<env>.client/current.efr`.
 //
 // - polls with If-None-Match; a 304 keeps the current ruleset;
 // - swaps rulesets atomically (one assignment) and only forwards: a download that is
@@ -17,7 +18,10 @@
 // - bounds what the network may do: a download that does not complete within
 //   `fetchTimeoutMs` is aborted, an event stream silent for `eventIdleTimeoutMs`
 //   is dropped and reconnected, and redirects and the event-stream Link follow the
-//   Rust client's policy (same origin only by default, never https → http).
+//   Rust client's policy (same origin only by default, never https → http);
+// - with `rulesets: 'client'` (the browser entry's default), installs only client
+//   rulesets (`<env>.client/current.efr`: client-side flags, user ids hashed); a
+//   server ruleset is refused (SERVER_RULESET) like any other refusal.
 import { Ruleset, DecodeError, TrustedKeys } from './core.js';
 
 const MAX_BACKOFF_MS = 5 * 60_000;
@@ -112,6 +116,20 @@ export class SseParser {
 
 /** The values of the `redirects` option (the Rust client's `Redirects`). */
 const REDIRECT_POLICIES = ['same-origin', 'any', 'none'];
+
+/** The values of the `rulesets` option. */
+const RULESET_KINDS = ['client', 'any'];
+
+/**
+ * The refusal of a server ruleset by a client taking only client rulesets:
+ * `where` it came from (a URL, or the bootstrap) and where the client ruleset
+ * of the same environment is published.
+ */
+function serverRulesetRefusal(rs, where) {
+  const env = rs.environment;
+  return new DecodeError('SERVER_RULESET', `${where} is a server ruleset (it lists user ids and server-only flags); ` +
+    `browsers load ${env}.client/current.efr, published beside it; pass rulesets: 'any' to allow`);
+}
 
 /**
  * Why the client does not follow `next` from `first` (the URL configured), or
@@ -338,12 +356,14 @@ export function retryAfterMs(value, now = Date.now()) {
 
 /**
  * @param {object} options
- * @param {string} options.url URL of `<env>/current.efr`.
+ * @param {string} options.url URL of `<env>/current.efr` (in a browser, of the
+ *   client ruleset `<env>.client/current.efr`).
  * @param {number} [options.pollIntervalMs=30000] 0 = no timer: call `refresh()`.
  * @param {Uint8Array|ArrayBuffer|Ruleset} [options.bootstrap] A ruleset to serve
  *   until the first download (e.g. inlined into the page by the server).
  * @param {string} [options.environment] Refuse rulesets of any other environment
- *   (default: the environment of the first ruleset accepted).
+ *   (default: the environment of the first ruleset accepted; a client ruleset's
+ *   is `<env>.client`).
  * @param {number} [options.maxRulesetBytes] Largest download accepted (default: the
  *   format's limit, 64 MiB + 192): a larger Content-Length is refused unread, and a
  *   body is read no further than this.
@@ -363,6 +383,12 @@ export function retryAfterMs(value, now = Date.now()) {
  * @param {'same-origin'|'any'|'none'} [options.redirects='same-origin'] Which
  *   redirects, and which event-stream Link targets, are followed (never https →
  *   http).
+ * @param {'client'|'any'} [options.rulesets='client'] `'client'`: install only
+ *   client rulesets (`Ruleset.isClient`), refusing a server ruleset
+ *   (SERVER_RULESET) like any other refusal; `'any'`: server rulesets too. The
+ *   browser entry exports this function (default `'client'`); the Node and
+ *   workerd entries export `createClientFor('any')` (servers and edge functions
+ *   are trusted code).
  */
 export function createClient(options = {}) {
   const {
@@ -382,11 +408,15 @@ export function createClient(options = {}) {
     fetchTimeoutMs = 10_000,
     eventIdleTimeoutMs = 45_000,
     redirects = 'same-origin',
+    rulesets = 'client',
   } = options;
   if (typeof url !== 'string' && !(url instanceof URL)) throw new TypeError('createClient: url is required');
   if (typeof fetchImpl !== 'function') throw new TypeError('createClient: no fetch available');
   if (!REDIRECT_POLICIES.includes(redirects)) {
     throw new TypeError(`createClient: redirects must be one of ${REDIRECT_POLICIES.join(', ')}`);
+  }
+  if (!RULESET_KINDS.includes(rulesets)) {
+    throw new TypeError(`createClient: rulesets must be one of ${RULESET_KINDS.join(', ')}`);
   }
   const href = new URL(url, globalThis.location?.href).href;
   // Parsed once; every download is checked against the same keys. A bad key is a
@@ -477,11 +507,14 @@ export function createClient(options = {}) {
     staleTimer?.unref?.();
   }
 
-  // May `rs` replace the held ruleset? The evaluator's one acceptance policy
-  // decides (through the WASM binding); a refusal throws a DecodeError. `now`:
-  // the arrival time of a download (an expired one is refused); undefined for
-  // the bootstrap, which is taken even when expired.
-  function accept(rs, newEtag, now) {
+  // May `rs` replace the held ruleset? A client taking only client rulesets
+  // refuses a server ruleset first (this is the one place that decides); then
+  // the evaluator's one acceptance policy decides (through the WASM binding). A
+  // refusal throws a DecodeError. `where`: what it came from, for the message.
+  // `now`: the arrival time of a download (an expired one is refused);
+  // undefined for the bootstrap, which is taken even when expired.
+  function accept(rs, where, newEtag, now) {
+    if (rulesets === 'client' && !rs.isClient) throw serverRulesetRefusal(rs, where);
     let replaces;
     try {
       replaces = rs.checkReplaces(current, env, { trustedKeys, now });
@@ -523,9 +556,16 @@ export function createClient(options = {}) {
     }
   }
 
+  // A bootstrap refused (undecodable, or by accept) is recorded like a refused
+  // download: the client stays loading and the first download may serve.
   if (bootstrap !== undefined && bootstrap !== null) {
-    accept(toRuleset(bootstrap));
-    status.state = 'ready';
+    try {
+      accept(toRuleset(bootstrap), 'the bootstrap');
+      status.state = 'ready';
+    } catch (e) {
+      if (!(e instanceof DecodeError)) throw e;
+      fail(e);
+    }
   }
 
   // `kind`: the DecodeError's (a refused ruleset), else what failed: NETWORK,
@@ -660,7 +700,7 @@ export function createClient(options = {}) {
       return { retryMs: retry };
     }
     try {
-      accept(Ruleset.fromBytes(bytes), res.headers.get('ETag') ?? null, Date.now());
+      accept(Ruleset.fromBytes(bytes), res.url || href, res.headers.get('ETag') ?? null, Date.now());
     } catch (e) {
       // Refused: keep the last good ruleset. The ETag is not remembered, so the
       // next poll downloads again (a truncated transfer is not the origin's fault).
@@ -749,6 +789,14 @@ export function createClient(options = {}) {
     allFlags(ctx) { return current ? current.allFlags(ctx) : {}; },
   };
   return client;
+}
+
+/**
+ * `createClient` with `rulesets` defaulting to `kind` (an entry point's default:
+ * `'any'` for Node and workerd; browsers use `createClient`, `'client'`).
+ */
+export function createClientFor(kind) {
+  return (options = {}) => createClient({ ...options, rulesets: options?.rulesets === undefined ? kind : options.rulesets });
 }
 
 function notReady() {

@@ -146,6 +146,15 @@ export class Ruleset {
      * client with `publicKeys`).
      */
     this.signedBy = raw.signedBy ?? null;
+    /**
+     * Whether it is a client ruleset (what browsers load, published as
+     * `<env>.client`: only client-side flags, target keys, segment members and
+     * the values of `in` clauses stored as salted hashes) rather than a server
+     * ruleset (every flag, user ids in clear). A client ruleset lists and
+     * serves only its client-side flags; their answers equal the server
+     * ruleset's.
+     */
+    this.isClient = raw.isClient;
   }
 
   /** Whether it has expired at `now` (Unix ms; default: now). Never, without an expiry. */
@@ -197,7 +206,7 @@ export class Ruleset {
     return new Ruleset(raw);
   }
 
-  /** Number of flags. */
+  /** Number of flags (in a client ruleset, its client-side flags: as many as `flagKeys()` lists). */
   get size() {
     return this._raw.flagCount;
   }

@@ -42,7 +42,7 @@ export class DecodeError extends Error {
    * CHECKSUM_MISMATCH, MALFORMED_BODY, INVALID (UNKNOWN for a kind added later);
    * from `checkReplaces` and the client also UNSIGNED, UNKNOWN_KEY, BAD_SIGNATURE,
    * WRONG_ENVIRONMENT, EXPIRED, FUTURE_EPOCH, OLDER_VERSION, VERSION_JUMP and
-   * SAME_VERSION_DIFFERS.
+   * SAME_VERSION_DIFFERS; from the client also SERVER_RULESET (`rulesets: 'client'`).
    */
   readonly kind: string;
 }
@@ -109,9 +109,18 @@ export class Ruleset {
   readonly expiresAt: number | null;
   /** The id of the key its signature names (16 hex digits), or null: unsigned. Verified only with trusted keys. */
   readonly signedBy: string | null;
+  /**
+   * Whether it is a client ruleset (what browsers load, `<env>.client/current.efr`:
+   * only client-side flags, with target keys, segment members and `in` values
+   * stored as salted hashes) rather than a server ruleset (every flag, user ids
+   * in clear). Its answers for client-side flags equal the server ruleset's.
+   */
+  readonly isClient: boolean;
   /** Whether it has expired at `now` (default: now). */
   isExpired(now?: number): boolean;
+  /** Number of flags callers see (a client ruleset: its client-side flags). */
   readonly size: number;
+  /** Flag keys in stored order (a client ruleset: its client-side flags only). */
   flagKeys(): string[];
   /**
    * The acceptance policy: may this ruleset replace `held` for a client of
@@ -142,13 +151,19 @@ export class Ruleset {
 }
 
 export interface ClientOptions {
-  /** URL of `<env>/current.efr` (relative URLs resolve against the page). */
+  /**
+   * URL of `<env>/current.efr` (relative URLs resolve against the page); in a
+   * browser, of the client ruleset `<env>.client/current.efr`.
+   */
   url: string | URL;
   /** Poll interval; 0 = no timer (call `refresh()` / `revalidate()`). Default 30000. */
   pollIntervalMs?: number;
   /** A ruleset to serve until the first download. */
   bootstrap?: Uint8Array | ArrayBuffer | Ruleset;
-  /** Refuse rulesets of other environments (default: that of the first ruleset accepted). */
+  /**
+   * Refuse rulesets of other environments (default: that of the first ruleset
+   * accepted). A client ruleset's environment is `<env>.client`.
+   */
   environment?: string;
   /** Subscribe to the origin's push channel when offered (default true). */
   events?: boolean;
@@ -188,12 +203,28 @@ export interface ClientOptions {
    * a same-origin Link still is). Never from https to http.
    */
   redirects?: RedirectPolicy;
+  /**
+   * Which rulesets are installed: `client` (the default of the browser entry):
+   * only client rulesets (`Ruleset.isClient`; `<env>.client/current.efr`), a
+   * server ruleset downloaded or bootstrapped being refused (`SERVER_RULESET`,
+   * the last good ruleset serving on); `any`: server rulesets too (the default
+   * of the Node and workerd entries: servers and edge functions are trusted
+   * code).
+   */
+  rulesets?: RulesetKind;
 }
 
 export type RedirectPolicy = 'same-origin' | 'any' | 'none';
 
-/** What failed last: a DecodeError kind (a refused ruleset), or the transport's. */
-export type ClientErrorKind = 'NETWORK' | 'TIMEOUT' | 'HTTP' | 'TOO_LARGE' | 'REDIRECT' | string;
+/** The values of `ClientOptions.rulesets`. */
+export type RulesetKind = 'client' | 'any';
+
+/**
+ * What failed last: a DecodeError kind (a refused ruleset; `SERVER_RULESET`: a
+ * server ruleset refused by a client taking only client rulesets), or the
+ * transport's.
+ */
+export type ClientErrorKind = 'NETWORK' | 'TIMEOUT' | 'HTTP' | 'TOO_LARGE' | 'REDIRECT' | 'SERVER_RULESET' | string;
 
 /** A ruleset's place in its environment's history. */
 export interface Position {

@@ -1,7 +1,7 @@
 // Node ≥ 18: reads and instantiates the module synchronously at import.
 import { readFileSync } from 'node:fs';
 import { initSync } from './gen/edgeflag.js';
-import { defaults, FetchEventSource } from './client.js';
+import { defaults, FetchEventSource, createClientFor } from './client.js';
 
 initSync({ module: readFileSync(new URL('./gen/edgeflag_bg.wasm', import.meta.url)) });
 
@@ -10,4 +10,7 @@ initSync({ module: readFileSync(new URL('./gen/edgeflag_bg.wasm', import.meta.ur
 if (typeof globalThis.EventSource !== 'function') defaults.EventSource = FetchEventSource;
 
 export * from './core.js';
-export { createClient, eventsLink, retryAfterMs, redirectRefusal, FetchEventSource } from './client.js';
+// Node is a server (trusted code): its clients may load server rulesets too
+// (`rulesets: 'any'` by default; browsers take only client rulesets).
+export const createClient = createClientFor('any');
+export { eventsLink, retryAfterMs, redirectRefusal, FetchEventSource } from './client.js';

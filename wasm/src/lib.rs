@@ -201,10 +201,26 @@ impl Ruleset {
         self.inner.header().created_at_ms as f64
     }
 
-    /// Number of flags.
+    /// Whether this is a client ruleset (what browsers load, published as
+    /// `<env>.client`: only client-side flags, with target keys, segment
+    /// members and the values of `in` clauses hashed) rather than a server
+    /// ruleset (every flag, user ids in clear).
+    #[wasm_bindgen(getter, js_name = isClient)]
+    pub fn is_client(&self) -> bool {
+        self.inner.is_client()
+    }
+
+    /// Number of flags callers may see: every flag of a server ruleset, the
+    /// client-side flags of a client ruleset (as many as
+    /// [`flag_keys_json`](Self::flag_keys_json) lists; the prerequisites a client
+    /// ruleset carries stay hidden).
     #[wasm_bindgen(getter, js_name = flagCount)]
     pub fn flag_count(&self) -> u32 {
-        self.inner.len() as u32
+        if self.inner.is_client() {
+            self.inner.flag_keys().count() as u32
+        } else {
+            self.inner.len() as u32
+        }
     }
 
     /// Flag keys in stored order, as a JSON array.

@@ -2,7 +2,7 @@
 // documented usage type-checks under --strict, and misuse does not.
 import {
   createClient, FetchEventSource, Context, Ruleset, DecodeError, KeyError, TrustedKeys, redirectRefusal,
-  type Detail, type ClientStatus,
+  type Detail, type ClientStatus, type ClientErrorKind, type RulesetKind,
 } from '@edgeflag/evaluator';
 
 declare const bytes: Uint8Array;
@@ -86,3 +86,16 @@ createClient({ url: '/production/current.efr', redirects: 'sometimes' });
 // @ts-expect-error trustedKeys must be parsed first
 rules.checkReplaces(null, null, { trustedKeys: ['edgeflag-ed25519-public:00'] });
 void [ids, signedBy, expiresAt, expired, ok, verified, stale, why, refusal, st.signedBy, st.expiresAt, st.eventsRefused];
+
+// Client rulesets: the client option, the ruleset getter, the refusal kind.
+const browserClient = createClient({ url: 'https://flags.example.com/production.client/current.efr', rulesets: 'client' });
+createClient({ url: '/production/current.efr', rulesets: 'any' });
+const isClient: boolean = rules.isClient;
+const refusedKind: ClientErrorKind | null = browserClient.status().lastErrorKind;
+const kindOfRulesets: RulesetKind = 'any';
+// @ts-expect-error not a ruleset kind
+createClient({ url: '/production/current.efr', rulesets: 'server' });
+// @ts-expect-error isClient is read-only
+rules.isClient = true;
+void [isClient, refusedKind, kindOfRulesets];
+
