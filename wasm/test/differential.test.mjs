@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Ruleset, Context, ContextError } from '../npm/node.js';
-import { ROOT, compile, edgeflag, exampleSourceCopy, rng, tempDir } from './helpers.mjs';
+import { ROOT, compile, edgeflag, rng, tempDir } from './helpers.mjs';
 
 const SEED = Number(process.env.EDGEFLAG_DIFF_SEED ?? 20261121);
 const N = Number(process.env.EDGEFLAG_DIFF_N ?? 10_000);
@@ -103,7 +103,7 @@ function differential(name, efr, attrs, n, seed) {
 }
 
 test(`example flags: ${N} random contexts, native vs WASM, byte for byte`, (t) => {
-  const out = compile(exampleSourceCopy());
+  const out = compile(path.join(ROOT, 'examples'));
   const attrs = exampleAttributes();
   for (const [i, env] of ['staging', 'production'].entries()) {
     const { compared, refused, kinds } = differential(`examples/${env}`, path.join(out.dir, `${env}.efr`), attrs, N, SEED + i);

@@ -1,7 +1,7 @@
 // Shared test helpers: the native `edgeflag` binary, compiling sources, and a
 // real `edgeflag serve` origin on loopback.
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,25 +33,10 @@ export function compile(srcDir) {
   return { dir: out, read: (env) => new Uint8Array(readFileSync(path.join(out, `${env}.efr`))) };
 }
 
-/**
- * A copy of examples/ that a test may edit (flag flips under --watch).
- *
- * Stopgap: since client rulesets refuse partial matches on hashed attributes,
- * examples/ does not compile (segments.yaml's `ends_with` on `email` is reached
- * by the client-side new-checkout) until it declares
- * `client_side.clear_attributes`. While no file of examples/ does, the copy
- * declares `email` clear in environments.yaml; this goes when examples/ is fixed.
- */
+/** A copy of examples/ that a test may edit (flag flips under --watch). */
 export function exampleSourceCopy() {
   const dir = tempDir('edgeflag-src-');
   cpSync(path.join(ROOT, 'examples'), dir, { recursive: true });
-  const yaml = (d) => readdirSync(d, { withFileTypes: true }).flatMap((e) => {
-    const p = path.join(d, e.name);
-    return e.isDirectory() ? yaml(p) : /\.ya?ml$/.test(e.name) ? [p] : [];
-  });
-  if (!yaml(dir).some((f) => readFileSync(f, 'utf8').includes('clear_attributes'))) {
-    appendFileSync(path.join(dir, 'environments.yaml'), '\nclient_side:\n  clear_attributes: [email]\n');
-  }
   return dir;
 }
 

@@ -5,8 +5,9 @@
 // download timeout; an event-stream idle timeout; the Link header's origin rule.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { createClient, Ruleset, TrustedKeys, KeyError, FetchEventSource, redirectRefusal } from '../npm/node.js';
-import { compile, exampleSourceCopy, sign, publicKey, waitFor } from './helpers.mjs';
+import { compile, sign, publicKey, waitFor, ROOT } from './helpers.mjs';
 import { startRawServer } from './proxy.mjs';
 
 const EPOCH = 1_700_000_000_000;
@@ -16,7 +17,7 @@ let K1, K2, K3; // public keys of the test keys of seeds 1, 2, 3
 let id1, id2;
 
 before(() => {
-  base = compile(exampleSourceCopy()).read('production');
+  base = compile(path.join(ROOT, 'examples')).read('production');
   [K1, K2, K3] = [1, 2, 3].map(publicKey);
   [id1, id2] = TrustedKeys.parse([K1, K2]).ids;
 });
