@@ -109,7 +109,8 @@
 //! | `Error` | the client was closed before it got any ruleset: it never will |
 //!
 //! The client has no other fatal state: failed fetches and refused rulesets are
-//! retried, and the last good ruleset keeps serving. What open-feature 0.3 does
+//! retried, and the last good ruleset keeps serving (also after
+//! [`Client::close`], which only stops updates: `Ready` or `STALE` then). What open-feature 0.3 does
 //! **not** support, and this crate therefore cannot offer:
 //!
 //! - **events**: 0.3 has no event API (no `PROVIDER_READY`, `PROVIDER_STALE`,
