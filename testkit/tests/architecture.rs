@@ -41,6 +41,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["edgeflag-evaluator", "edgeflag-compiler"],
     ),
     ("edgeflag-wasm", &["edgeflag-evaluator"]),
+    (
+        "edgeflag-openfeature",
+        &["edgeflag-client", "edgeflag-evaluator"],
+    ),
 ];
 
 /// Crates that must not appear anywhere in a crate's (normal) dependency tree.
@@ -70,6 +74,11 @@ const FORBIDDEN_BELOW: &[(&str, &[&str])] = &[
     ),
     // The client talks HTTP but has no server or store in it.
     ("edgeflag-client", &["axum", "aws-sdk-s3", "notify", "clap"]),
+    // The OpenFeature provider is the client plus the SDK: no more.
+    (
+        "edgeflag-openfeature",
+        &["axum", "aws-sdk-s3", "notify", "clap"],
+    ),
     // Libraries do not parse arguments.
     ("edgeflag-publish", &["clap", "axum"]),
     ("edgeflag-origin", &["clap"]),
