@@ -55,9 +55,11 @@
 //!
 //! **Event streams.** A bulk response lists
 //! `{"type": "sse", "endpoint": {"requestUri": "/<env>/events?format=ofrep"}}`
-//! (`<env>.client` for client rulesets): the environment's event stream, whose
-//! `format=ofrep` events are OFREP's `{"type": "refetchEvaluation", "etag": …}`
-//! messages, so web providers fetch again when a new ruleset is served.
+//! (`<env>.client` for client rulesets; the environment's own while it has no
+//! client ruleset, which evaluates as no flags): the environment's event
+//! stream, whose `format=ofrep` events are OFREP's
+//! `{"type": "refetchEvaluation", "etag": …}` messages, so web providers fetch
+//! again when a new ruleset is served.
 
 mod keys;
 mod limit;
@@ -745,7 +747,13 @@ async fn evaluate_bulk(
         Target::Served(c) => Some(&**c),
         Target::NoClientFlags => None,
     };
-    let events = format!("/{}/events?format=ofrep", g.env);
+    // Without a client ruleset, the environment's own stream: its next version
+    // may be the one that brings client-side flags.
+    let stream_env = match &target {
+        Target::Served(_) => g.env.as_str(),
+        Target::NoClientFlags => g.env.strip_suffix(CLIENT_SUFFIX).unwrap_or(&g.env),
+    };
+    let events = format!("/{stream_env}/events?format=ofrep");
     let out = Bulk {
         current,
         env: &g.env,

@@ -92,10 +92,19 @@ struct Running {
 /// Starts an origin over a scratch copy of [`source`], configured by
 /// `configure`.
 async fn start(name: &str, configure: impl FnOnce(Config, &Path) -> Config) -> Running {
+    start_over(name, &source("off"), configure).await
+}
+
+/// Starts an origin over a scratch source `text`.
+async fn start_over(
+    name: &str,
+    text: &str,
+    configure: impl FnOnce(Config, &Path) -> Config,
+) -> Running {
     let root = scratch(name);
     let (src, dir) = (root.join("src"), root.join("pub"));
     std::fs::create_dir_all(&src).expect("source dir");
-    std::fs::write(src.join("flags.yaml"), source("off")).expect("source");
+    std::fs::write(src.join("flags.yaml"), text).expect("source");
     let config = Config::new(dir)
         .listen(SocketAddr::from(([127, 0, 0, 1], 0)))
         .watch(src.clone(), "test-suite".into());
@@ -833,6 +842,46 @@ async fn keys_gate_requests_and_client_keys_see_only_client_side_flags() {
         assert_eq!(a.status, 200);
         assert_eq!(a.body["value"], true);
     }
+    // An environment without client-side flags has no client ruleset: a
+    // client key sees no flag, and is pointed at the environment's own stream.
+    let plain = start_over(
+        "ofrep-keys-no-client-flags",
+        "environments: [production]\nflags:\n  server-only: {}\n",
+        |c, root| c.ofrep_keys(Some(keys_file(root))),
+    )
+    .await;
+    assert!(plain.state.current("production.client").is_none());
+    let a = plain
+        .bulk("production", ctx.clone(), &[("authorization", &client)])
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["flags"], json!([]));
+    assert_eq!(a.body["metadata"]["environment"], "production.client");
+    assert_eq!(
+        a.body["eventStreams"][0]["endpoint"]["requestUri"],
+        "/production/events?format=ofrep"
+    );
+    let etag = a.header("etag").expect("etag").to_string();
+    let again = plain
+        .bulk(
+            "production",
+            ctx.clone(),
+            &[("authorization", &client), ("if-none-match", &etag)],
+        )
+        .await;
+    assert_eq!(again.status, 304);
+    let a = plain
+        .post(
+            "/production/ofrep/v1/evaluate/flags/server-only",
+            &json!({"context": ctx}).to_string(),
+            &[("authorization", &client)],
+        )
+        .await;
+    assert_eq!(
+        (a.status, &a.body["errorCode"]),
+        (404, &json!("FLAG_NOT_FOUND"))
+    );
+
     // The ruleset files stay open: keys are for OFREP.
     let resp = o
         .http
