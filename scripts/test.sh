@@ -29,6 +29,9 @@ cargo test --workspace --all-features
 step "evaluator and compiler build for wasm32-unknown-unknown (the browser validates rules)"
 cargo build --target wasm32-unknown-unknown -p edgeflag-evaluator -p edgeflag-compiler
 
+step "OFREP: the official OpenFeature provider against edgeflag serve (origin/tests/ofrep-js/test.sh)"
+bash origin/tests/ofrep-js/test.sh
+
 step "WASM package: golden vectors, differential, Node client, Chromium, workerd (wasm/test.sh)"
 bash wasm/test.sh
 

@@ -55,6 +55,9 @@ pub enum CliError {
     /// A `--cors-origin` value is not an origin.
     #[error("--cors-origin: {0}")]
     Cors(#[from] edgeflag_origin::CorsError),
+    /// The `--ofrep-keys` file is refused.
+    #[error("--ofrep-keys: {0}")]
+    OfrepKeys(#[from] edgeflag_origin::OfrepKeysError),
     /// The async runtime (for network commands) could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),

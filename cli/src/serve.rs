@@ -2,7 +2,7 @@
 //! [`edgeflag_origin::Origin`].
 
 use super::CliError;
-use edgeflag_origin::{Config, Cors, Origin};
+use edgeflag_origin::{Config, Cors, OfrepKeys, Origin};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +50,16 @@ pub struct ServeArgs {
     /// audit records never carry CORS headers.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     cors_origins: Vec<String>,
+    /// Require an OFREP key for /<env>/ofrep/v1/evaluate/...: a file of lines
+    /// `server <env> <token>` or `client <env> <token>` (`#` comments). Client
+    /// keys see only client-side flags. Refused when every user may read it.
+    /// Without it OFREP is open, like the ruleset files.
+    #[arg(long, value_name = "FILE")]
+    ofrep_keys: Option<PathBuf>,
+    /// OFREP requests a second per key (for the whole origin without keys);
+    /// beyond it 429 with Retry-After. 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = edgeflag_origin::DEFAULT_OFREP_RATE)]
+    ofrep_rate: u32,
     /// Keys the served files must be signed by.
     #[command(flatten)]
     trust: super::keys::TrustArgs,
@@ -76,6 +86,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     }
     let runtime = builder.enable_all().build().map_err(CliError::Runtime)?;
     let cors = Cors::from_values(&args.cors_origins)?;
+    let ofrep_keys = args
+        .ofrep_keys
+        .as_deref()
+        .map(OfrepKeys::load)
+        .transpose()?;
     let mut config = Config::new(args.dir)
         .listen(args.listen)
         .header_read_timeout(args.header_read_timeout)
@@ -83,6 +98,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
         .max_connections(args.max_connections.max(1))
         .max_subscribers(args.max_subscribers)
         .cors(cors)
+        .ofrep_keys(ofrep_keys)
+        .ofrep_rate(args.ofrep_rate)
         .trust(args.trust.load()?);
     if let Some(key) = args.signing.load()? {
         let (signer, lifetime) = key.into_parts();

@@ -1,8 +1,9 @@
 //! `edgeflag serve` as a real process on loopback: ETag/304, HEAD, CORS, the
 //! event stream, `--watch` (including a source that fails validation), rulesets
 //! published by another process, refused files, health, metrics, 1,000
-//! concurrent pollers, SIGTERM with open event streams, and the limit and CORS
-//! flags (the limits themselves are tested in-process in `origin/tests/`).
+//! concurrent pollers, SIGTERM with open event streams, and the limit, CORS and
+//! OFREP flags (the limits and OFREP themselves are tested in-process in
+//! `origin/tests/`).
 
 use edgeflag_testkit::project as support;
 
@@ -516,4 +517,59 @@ async fn limit_and_cors_flags_take_effect() {
             "{bad:?}"
         );
     }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ofrep_keys_and_rate_flags_take_effect() {
+    use std::os::unix::fs::PermissionsExt;
+    let (src, dir) = project("serve-ofrep-flags", true, 0.1);
+    ok(&["publish", s(&src), "--to", s(&dir)]);
+    let keys = dir.parent().expect("project root").join("ofrep-keys");
+    std::fs::write(&keys, "server production serve-test-token-0123456789\n").unwrap();
+
+    // A keys file every user may read is refused, naming the fix.
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = support::edgeflag(&["serve", "--dir", s(&dir), "--ofrep-keys", s(&keys)]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--ofrep-keys") && err.contains("chmod"),
+        "{err}"
+    );
+
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let server = Server::start(&dir, 0, &["--ofrep-keys", s(&keys), "--ofrep-rate", "2"]);
+    let http = reqwest::Client::new();
+    let url = format!(
+        "{}/production/ofrep/v1/evaluate/flags/checkout",
+        server.base
+    );
+    let body = r#"{"context":{"targetingKey":"u1"}}"#;
+    let resp = http.post(&url).body(body).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(resp.headers().contains_key(header::WWW_AUTHENTICATE));
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let resp = http
+            .post(&url)
+            .bearer_auth("serve-test-token-0123456789")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status());
+        if resp.status() == StatusCode::OK {
+            let v: serde_json::Value = resp.json().await.unwrap();
+            assert_eq!(v["value"], true);
+            assert_eq!(v["reason"], "DEFAULT");
+        } else {
+            assert!(resp.headers().contains_key(header::RETRY_AFTER));
+        }
+    }
+    assert_eq!(statuses[0], StatusCode::OK);
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "two a second, four at once: {statuses:?}"
+    );
 }

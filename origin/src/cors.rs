@@ -1,7 +1,10 @@
 //! Which browser origins may read rulesets across origins.
 //!
-//! CORS is for what browsers poll: `/<env>/current.efr`, `/<env>/versions/*.efr`
-//! and `/<env>/events`. Nothing else carries CORS headers, whatever the policy:
+//! CORS is for what browsers use: `/<env>/current.efr`, `/<env>/versions/*.efr`
+//! and `/<env>/events` (GET), and the OFREP routes
+//! `/<env>/ofrep/v1/evaluate/flags[/{key}]` (POST, with `Authorization` and
+//! `Content-Type`, so browsers preflight them). Nothing else carries CORS
+//! headers, whatever the policy:
 //! `/metrics`, `/healthz`, manifests and audit records (who published what, when)
 //! are for operators and tools, not for scripts on other sites.
 
@@ -104,22 +107,38 @@ fn is_origin(v: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
 }
 
-/// Whether `path` is one of the routes browsers poll: `/<env>/current.efr`,
-/// `/<env>/versions/<n>.efr`, `/<env>/events`.
-pub(crate) fn is_ruleset_path(path: &str) -> bool {
-    let key = path.trim_start_matches('/');
-    let Some((env, rest)) = key.split_once('/') else {
-        return false;
-    };
-    edgeflag_compiler::is_valid_environment(env)
-        && (rest == "events" || matches!(Kind::of(key), Some(Kind::Current | Kind::Version)))
+/// The routes browsers use across origins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BrowserRoute {
+    /// `/<env>/current.efr`, `/<env>/versions/<n>.efr`, `/<env>/events`: GET.
+    Ruleset,
+    /// `/<env>/ofrep/v1/evaluate/flags[/<key>]`: POST.
+    Ofrep,
 }
 
-/// The middleware: CORS headers on the ruleset routes only, preflights there.
-pub(crate) async fn layer(cors: &Cors, req: Request<Body>, next: Next) -> Response {
-    if *cors == Cors::Disabled || !is_ruleset_path(req.uri().path()) {
-        return next.run(req).await;
+/// Which browser route `path` is, if any.
+pub(crate) fn browser_route(path: &str) -> Option<BrowserRoute> {
+    let key = path.trim_start_matches('/');
+    let (env, rest) = key.split_once('/')?;
+    if !edgeflag_compiler::is_valid_environment(env) {
+        return None;
     }
+    if rest == "events" || matches!(Kind::of(key), Some(Kind::Current | Kind::Version)) {
+        return Some(BrowserRoute::Ruleset);
+    }
+    let flags = rest.strip_prefix("ofrep/v1/evaluate/flags")?;
+    let single = flags
+        .strip_prefix('/')
+        .is_some_and(|k| !k.is_empty() && !k.contains('/'));
+    (flags.is_empty() || single).then_some(BrowserRoute::Ofrep)
+}
+
+/// The middleware: CORS headers on the browser routes only, preflights there.
+pub(crate) async fn layer(cors: &Cors, req: Request<Body>, next: Next) -> Response {
+    let route = match browser_route(req.uri().path()) {
+        Some(route) if *cors != Cors::Disabled => route,
+        _ => return next.run(req).await,
+    };
     let allow = cors.allow_origin(req.headers());
     let preflight = req.method() == Method::OPTIONS;
     let mut resp = if preflight {
@@ -140,13 +159,23 @@ pub(crate) async fn layer(cors: &Cors, req: Request<Body>, next: Next) -> Respon
         HeaderValue::from_static("ETag, Link, Retry-After"),
     );
     if preflight {
+        let (methods, headers) = match route {
+            BrowserRoute::Ruleset => (
+                "GET, HEAD, OPTIONS",
+                "If-None-Match, Cache-Control, Last-Event-ID",
+            ),
+            BrowserRoute::Ofrep => (
+                "POST, OPTIONS",
+                "Authorization, Content-Type, If-None-Match",
+            ),
+        };
         h.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, HEAD, OPTIONS"),
+            HeaderValue::from_static(methods),
         );
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("If-None-Match, Cache-Control, Last-Event-ID"),
+            HeaderValue::from_static(headers),
         );
         h.insert(
             header::ACCESS_CONTROL_MAX_AGE,
@@ -181,13 +210,19 @@ mod tests {
     }
 
     #[test]
-    fn ruleset_paths() {
+    fn browser_paths() {
         for p in [
             "/production/current.efr",
             "/production/events",
             "/production/versions/00000000000000000001.efr",
         ] {
-            assert!(is_ruleset_path(p), "{p}");
+            assert_eq!(browser_route(p), Some(BrowserRoute::Ruleset), "{p}");
+        }
+        for p in [
+            "/production/ofrep/v1/evaluate/flags",
+            "/production.client/ofrep/v1/evaluate/flags/new-checkout",
+        ] {
+            assert_eq!(browser_route(p), Some(BrowserRoute::Ofrep), "{p}");
         }
         for p in [
             "/metrics",
@@ -195,8 +230,12 @@ mod tests {
             "/production/manifest.json",
             "/production/audit/00000000000000000001.json",
             "/../current.efr",
+            "/production/ofrep/v1/evaluate/flagsx",
+            "/production/ofrep/v1/evaluate/flags/",
+            "/production/ofrep/v1/evaluate/flags/a/b",
+            "/production/ofrep/v1/configuration",
         ] {
-            assert!(!is_ruleset_path(p), "{p}");
+            assert_eq!(browser_route(p), None, "{p}");
         }
     }
 }

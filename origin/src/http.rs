@@ -1,17 +1,18 @@
 //! The routes: rulesets and the other layout files with ETag/304, the event
-//! stream (for served environments, up to a subscriber cap), health and metrics,
-//! and CORS on the ruleset routes for browsers polling across origins.
+//! stream (for served environments, up to a subscriber cap), OFREP evaluation
+//! (see `ofrep`), health and metrics, and CORS on the routes browsers use
+//! across origins.
 
 use crate::confine::{self, Refused};
 use crate::cors::Cors;
 use crate::state::{Announce, State};
 use axum::body::Body;
-use axum::extract::{Path, State as Extract};
+use axum::extract::{Path, RawQuery, State as Extract};
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use edgeflag_publish::layout::Kind;
 use futures_util::stream::{self, Stream, StreamExt};
@@ -36,6 +37,11 @@ pub fn router(state: Arc<State>) -> Router {
         .route("/metrics", get(metrics))
         .route("/{env}/events", get(events))
         .route("/{env}/current.efr", get(current))
+        .route("/{env}/ofrep/v1/evaluate/flags", post(crate::ofrep::bulk))
+        .route(
+            "/{env}/ofrep/v1/evaluate/flags/{key}",
+            post(crate::ofrep::single),
+        )
         .fallback(file)
         .layer(middleware::from_fn_with_state(state.clone(), cors))
         .with_state(state)
@@ -108,7 +114,7 @@ async fn cors(Extract(state): Extract<Arc<State>>, req: Request<Body>, next: Nex
 }
 
 /// Whether an `If-None-Match` header matches `etag` (weak comparison, lists, `*`).
-fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+pub(crate) fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
     let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
     let wanted = strip(etag);
     headers
@@ -305,7 +311,10 @@ async fn metrics(Extract(state): Extract<Arc<State>>) -> Response {
         .into_response()
 }
 
-fn event_for(a: &Announce) -> Event {
+fn event_for(a: &Announce, ofrep: bool) -> Event {
+    if ofrep {
+        return crate::ofrep::refetch_event(a);
+    }
     let data =
         serde_json::json!({"env": a.env, "version": a.version, "epoch": a.epoch, "etag": a.etag});
     Event::default().event("ruleset").data(data.to_string())
@@ -326,10 +335,12 @@ impl Drop for Subscribed {
 
 /// `GET /<env>/events`: the current version at once, then every new one. Only
 /// for served environments (`404` otherwise), and at most
-/// [`State::max_subscribers`] at once (`503` beyond).
+/// [`State::max_subscribers`] at once (`503` beyond). With `?format=ofrep` the
+/// events are OFREP's `refetchEvaluation` messages instead of `ruleset` events.
 async fn events(
     Extract(state): Extract<Arc<State>>,
     Path(env): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Response> {
     // Only served environments: a stream for any other name would never carry
     // an event and would only hold a slot.
@@ -357,6 +368,7 @@ async fn events(
         epoch: current.header.epoch,
         etag: current.etag.clone(),
     };
+    let ofrep = crate::ofrep::wants_ofrep_events(query.as_deref());
     let live_state = state.clone();
     let live = receiver.filter_map(move |msg| {
         let (state, env, guard) = (live_state.clone(), env.clone(), guard.clone());
@@ -377,10 +389,10 @@ async fn events(
                 }
             };
             state.metrics.sse_events.fetch_add(1, Relaxed);
-            Some(Ok(event_for(&announce)))
+            Some(Ok(event_for(&announce, ofrep)))
         }
     });
-    let head = stream::once(async move { Ok(event_for(&first)) });
+    let head = stream::once(async move { Ok(event_for(&first, ofrep)) });
     // The stream ends when the server shuts down.
     let closed = async move {
         let _ = closing.wait_for(|c| *c).await;

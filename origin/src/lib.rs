@@ -32,6 +32,7 @@
 //! | [`Config::idle_timeout()`] | 75 s | a connection with no request in flight and nothing sent (fresh or between requests) is closed; an open event stream is a response in flight, never idle |
 //! | [`Config::max_connections()`] | 10,000 | `503` + `Retry-After`, then closed; open connections keep working |
 //! | [`Config::max_subscribers()`] | 10,000 | `/<env>/events` answers `503` + `Retry-After`; a subscriber that leaves frees its slot |
+//! | [`Config::ofrep_rate()`] | 10,000/s | OFREP answers `429` + `Retry-After` (a bucket per key, or one for the origin without keys) |
 //!
 //! `/<env>/events` is only for environments served (`404` otherwise). Layout
 //! files other than `current.efr` are streamed from disk, at most
@@ -40,12 +41,21 @@
 //! refused and logged. Refusals are counted at `/metrics`
 //! (`edgeflag_serve_refused_total`, `edgeflag_serve_connection_timeouts_total`).
 //!
+//! ## OFREP
+//!
+//! `POST /<env>/ofrep/v1/evaluate/flags[/{key}]` evaluates flags for
+//! OpenFeature providers (the OpenFeature Remote Evaluation Protocol) from the
+//! rulesets in memory; a provider's base URL is `http://host:port/<env>`.
+//! Optional keys ([`OfrepKeys`], [`Config::ofrep_keys`]): `server` keys see
+//! every flag, `client` keys only the client-side ones. Details, errors and the
+//! `TARGETING_KEY_MISSING` rule: `docs/distribution.md` ("OFREP").
+//!
 //! ## CORS
 //!
-//! Only the routes browsers poll carry CORS headers: `current.efr`,
-//! `versions/*.efr` and `events`, by the [`Cors`] policy ([`Cors::Any`] by
-//! default; a list of origins echoes the request's `Origin` when listed, with
-//! `Vary: Origin`). `/metrics`, `/healthz`, manifests and audit records never do.
+//! Only the routes browsers use carry CORS headers: `current.efr`,
+//! `versions/*.efr`, `events` and the OFREP routes, by the [`Cors`] policy
+//! ([`Cors::Any`] by default; a list of origins echoes the request's `Origin`
+//! when listed, with `Vary: Origin`). `/metrics`, `/healthz`, manifests and audit records never do.
 //!
 //! Nothing here prints: events are logged with `tracing`.
 #![warn(missing_docs)]
@@ -56,6 +66,7 @@ mod confine;
 mod cors;
 mod http;
 mod metrics;
+mod ofrep;
 mod serve;
 mod state;
 mod watch;
@@ -63,6 +74,10 @@ mod watch;
 pub use cors::{Cors, CorsError};
 pub use http::{router, DEFAULT_MAX_SUBSCRIBERS, KEEP_ALIVE, MAX_FILE_BYTES};
 pub use metrics::Metrics;
+pub use ofrep::{
+    KeyKind, OfrepKeys, OfrepKeysError, DEFAULT_OFREP_RATE, MAX_BODY_BYTES as MAX_OFREP_BODY_BYTES,
+    MIN_TOKEN_LEN,
+};
 pub use state::{Announce, Current, State};
 
 use edgeflag_evaluator::signature::{Signer, TrustedKeys};
@@ -143,6 +158,11 @@ pub struct Config {
     pub max_subscribers: usize,
     /// Which browser origins may read the rulesets across origins.
     pub cors: Cors,
+    /// OFREP keys; `None`: OFREP is open, like the ruleset files.
+    pub ofrep_keys: Option<OfrepKeys>,
+    /// OFREP requests a second per key (for the whole origin without keys);
+    /// `0`: no limit.
+    pub ofrep_rate: u32,
 }
 
 impl Config {
@@ -162,6 +182,8 @@ impl Config {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_subscribers: DEFAULT_MAX_SUBSCRIBERS,
             cors: Cors::Any,
+            ofrep_keys: None,
+            ofrep_rate: DEFAULT_OFREP_RATE,
         }
     }
 
@@ -226,9 +248,22 @@ impl Config {
         self
     }
 
-    /// The CORS policy of the ruleset routes (default [`Cors::Any`]).
+    /// The CORS policy of the ruleset and OFREP routes (default [`Cors::Any`]).
     pub fn cors(mut self, cors: Cors) -> Config {
         self.cors = cors;
+        self
+    }
+
+    /// Require one of `keys` for OFREP requests (`None`: open).
+    pub fn ofrep_keys(mut self, keys: Option<OfrepKeys>) -> Config {
+        self.ofrep_keys = keys;
+        self
+    }
+
+    /// At most `n` OFREP requests a second per key, or for the whole origin
+    /// without keys (default [`DEFAULT_OFREP_RATE`]; `0`: no limit).
+    pub fn ofrep_rate(mut self, n: u32) -> Config {
+        self.ofrep_rate = n;
         self
     }
 }
@@ -249,7 +284,8 @@ impl Origin {
             State::new(config.dir.clone())
                 .cors(config.cors.clone())
                 .max_subscribers(config.max_subscribers)
-                .trusting(config.trust.clone()),
+                .trusting(config.trust.clone())
+                .ofrep(config.ofrep_keys.clone(), config.ofrep_rate),
         );
         if let Some(src) = &config.watch {
             let source = watch::Source {

@@ -40,6 +40,8 @@ pub struct Metrics {
     pub publish_ok: AtomicU64,
     /// `--watch` compiles or publishes that failed.
     pub publish_failed: AtomicU64,
+    /// OFREP requests by endpoint and outcome.
+    pub(crate) ofrep: crate::ofrep::OfrepRequests,
 }
 
 impl Metrics {
@@ -136,6 +138,7 @@ impl Metrics {
                 ("{result=\"failed\"}", g(&self.publish_failed)),
             ],
         );
+        self.ofrep.render(&mut out);
         let _ = writeln!(
             out,
             "# HELP edgeflag_serve_ruleset_version Version served per environment.\n\

@@ -1,6 +1,7 @@
-//! What the server holds: each environment's current ruleset in memory (so a
-//! poll is answered without touching the disk), reloaded when the directory
-//! changes, and a broadcast of every new version for the event streams.
+//! What the server holds: each environment's current ruleset in memory, as
+//! bytes and decoded (so a poll or an OFREP evaluation is answered without
+//! touching the disk), reloaded when the directory changes, and a broadcast of
+//! every new version for the event streams.
 
 use crate::confine::{self, Refused};
 use crate::metrics::Metrics;
@@ -27,6 +28,11 @@ pub struct Current {
     pub version: u64,
     /// The verified header.
     pub header: Header,
+    /// The decoded ruleset, evaluated by the OFREP routes without touching the
+    /// disk.
+    pub ruleset: Ruleset,
+    /// Which flags read the targeting key, computed once per ruleset.
+    pub(crate) key_use: crate::ofrep::KeyUses,
 }
 
 /// Size and modification time of a file, to skip re-reading unchanged files.
@@ -60,6 +66,8 @@ pub struct State {
     trust: Option<TrustedKeys>,
     /// CORS, the subscriber cap, the end of streams (set in `http`).
     pub(crate) routes: crate::http::Routes,
+    /// OFREP keys and rate buckets (set in `ofrep`).
+    pub(crate) ofrep: crate::ofrep::Ofrep,
 }
 
 impl State {
@@ -73,6 +81,7 @@ impl State {
             metrics: Metrics::default(),
             trust: None,
             routes: crate::http::Routes::default(),
+            ofrep: crate::ofrep::Ofrep::default(),
         }
     }
 
@@ -180,7 +189,7 @@ impl State {
                 }
             }
             let header = ruleset.header().clone();
-            drop(ruleset);
+            let key_use = crate::ofrep::KeyUses::of(&ruleset);
             let etag = etag_of(&bytes);
             let (version, epoch) = (header.version, header.epoch);
             let current = Arc::new(Current {
@@ -188,6 +197,8 @@ impl State {
                 etag: etag.clone(),
                 version,
                 header,
+                ruleset,
+                key_use,
             });
             if let Ok(mut map) = self.current.write() {
                 map.insert(env.clone(), current);
