@@ -207,6 +207,7 @@ fn client_rulesets_hold_no_keys_no_hashed_values_and_no_server_only_flags() {
         // The prerequisite is carried, not shown.
         let keys: Vec<&str> = rs.flag_keys().collect();
         assert_eq!(keys, ["checkout-v2", "banner"]);
+        assert_eq!(rs.len(), 2);
         assert!(rs.flag("payments-ready").is_none());
         let u1 = Context::new("u1");
         let shown: Vec<&str> = rs.all_flags(&u1).map(|(k, _)| k).collect();

@@ -64,6 +64,8 @@ pub struct Ruleset {
     /// For a client ruleset: its salt, and per attribute whether its values are
     /// stored hashed.
     pub(crate) client: Option<ClientHashing>,
+    /// How many flags [`Ruleset::flag_keys`] lists.
+    visible_flags: usize,
 }
 
 /// A client ruleset's hashing, ready for evaluation.
@@ -135,7 +137,12 @@ impl Ruleset {
                 .map(|a| c.clear_attributes.binary_search(&a).is_err())
                 .collect(),
         });
+        let visible_flags = match &client {
+            None => body.flags.len(),
+            Some(_) => body.flags.iter().filter(|f| f.client_side).count(),
+        };
         Ok(Ruleset {
+            visible_flags,
             header,
             body,
             regexes,
@@ -200,14 +207,15 @@ impl Ruleset {
         }
     }
 
-    /// Number of flags.
+    /// Number of flags callers can see: every flag of a server ruleset, the
+    /// client-side flags of a client ruleset (as [`Ruleset::flag_keys`] lists).
     pub fn len(&self) -> usize {
-        self.body.flags.len()
+        self.visible_flags
     }
 
-    /// Whether the ruleset has no flag.
+    /// Whether the ruleset has no flag callers can see.
     pub fn is_empty(&self) -> bool {
-        self.body.flags.is_empty()
+        self.visible_flags == 0
     }
 
     /// Flag keys in stored (prerequisite) order. A client ruleset lists only its

@@ -216,11 +216,7 @@ impl Ruleset {
     /// ruleset carries stay hidden).
     #[wasm_bindgen(getter, js_name = flagCount)]
     pub fn flag_count(&self) -> u32 {
-        if self.inner.is_client() {
-            self.inner.flag_keys().count() as u32
-        } else {
-            self.inner.len() as u32
-        }
+        self.inner.len() as u32
     }
 
     /// Flag keys in stored order, as a JSON array.
