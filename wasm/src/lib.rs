@@ -134,7 +134,10 @@ impl Ruleset {
 
     fn served(&self, id: i32, ctx: &ef::Context) -> Option<FlagValue<'_>> {
         let id = u32::try_from(id).ok()?;
-        if id as usize >= self.inner.len() {
+        // Ids come from `flagId`; an id out of range, or of a prerequisite a
+        // client ruleset carries but hides, serves nothing.
+        let flag = self.inner.body().flags.get(id as usize)?;
+        if self.inner.is_client() && !flag.client_side {
             return None;
         }
         self.inner.evaluate_id(id, ctx).value
