@@ -258,13 +258,13 @@ fn compile(
     check_files(files, diags).map(|checked| checked.compiled_envs())
 }
 
-/// A source project that passed every check: what lowering and the authoring
-/// model are built from.
+/// A source project that passed every check: the model (for the authoring
+/// model) and every environment's compiled bodies.
 pub(crate) struct Checked {
     /// The checked model.
     pub(crate) model: check::ir::Model,
-    /// Storage orders of its segments and flags.
-    pub(crate) orders: check::Orders,
+    /// Each environment's body, lowered once, indexed like the environments.
+    pub(crate) bodies: Vec<Body>,
     /// Client bodies, indexed like the environments.
     pub(crate) clients: Vec<Option<Body>>,
 }
@@ -283,10 +283,14 @@ pub(crate) fn check_files(
     let model = check::build(names, &sources, &mut diags);
     drop(sources);
     let orders = check::order(&model, &mut diags);
-    let mut clients = Vec::new();
+    let (mut bodies, mut clients) = (Vec::new(), Vec::new());
     if diags.is_empty() {
-        check::bounds::check(&model, &orders, &mut diags);
-        clients = check::client::derive(&model, &orders, &mut diags);
+        // Lowering needs a project without other errors.
+        bodies = (0..model.envs.len())
+            .map(|env| lower::lower(&model, &orders, env))
+            .collect();
+        check::bounds::check(&model, &orders, &bodies, &mut diags);
+        clients = check::client::derive(&model, &orders, &bodies, &mut diags);
     }
     if !diags.is_empty() {
         let mut d = Diagnostics(diags);
@@ -295,7 +299,7 @@ pub(crate) fn check_files(
     }
     Ok(Checked {
         model,
-        orders,
+        bodies,
         clients,
     })
 }
@@ -309,7 +313,7 @@ impl Checked {
             .enumerate()
             .map(|(env, name)| CompiledEnv {
                 name: name.clone(),
-                body: lower::lower(&self.model, &self.orders, env),
+                body: self.bodies[env].clone(),
                 client: self.clients.get(env).cloned().flatten(),
             })
             .collect()

@@ -12,27 +12,14 @@ use edgeflag_evaluator::model::{Body, Clause};
 
 /// Checks every environment's body; an error found in only some environments
 /// names them.
-pub fn check(model: &Model, orders: &Orders, out: &mut Vec<Diagnostic>) {
-    let mut found: Vec<(Diagnostic, Vec<usize>)> = Vec::new();
-    for env in 0..model.envs.len() {
-        let body = crate::lower::lower(model, orders, env);
-        for d in costs(model, orders, env, &body) {
-            match found.iter_mut().find(|(x, _)| *x == d) {
-                Some((_, envs)) => envs.push(env),
-                None => found.push((d, vec![env])),
-            }
+pub fn check(model: &Model, orders: &Orders, bodies: &[Body], out: &mut Vec<Diagnostic>) {
+    let mut found = super::PerEnv::default();
+    for (env, body) in bodies.iter().enumerate() {
+        for d in costs(model, orders, env, body) {
+            found.add(d, env);
         }
     }
-    for (mut d, envs) in found {
-        if envs.len() < model.envs.len() {
-            let names: Vec<String> = envs
-                .iter()
-                .map(|&e| format!("{:?}", model.envs[e]))
-                .collect();
-            d.message = format!("{} (in environment {})", d.message, names.join(", "));
-        }
-        out.push(d);
-    }
+    found.finish(model, out);
 }
 
 /// Segments and flags whose evaluation may take more than [`MAX_EVAL_COST`]

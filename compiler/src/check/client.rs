@@ -13,7 +13,12 @@ use edgeflag_evaluator::model::Body;
 /// The client body of each environment (`None` for all when no flag is
 /// client-side), or the errors; an error found in only some environments names
 /// them.
-pub fn derive(model: &Model, orders: &Orders, out: &mut Vec<Diagnostic>) -> Vec<Option<Body>> {
+pub fn derive(
+    model: &Model,
+    orders: &Orders,
+    servers: &[Body],
+    out: &mut Vec<Diagnostic>,
+) -> Vec<Option<Body>> {
     for name in model.envs.iter().filter(|n| n.ends_with(CLIENT_SUFFIX)) {
         let msg = format!(
             "environment {name:?}: names ending in {CLIENT_SUFFIX:?} are reserved for \
@@ -25,7 +30,7 @@ pub fn derive(model: &Model, orders: &Orders, out: &mut Vec<Diagnostic>) -> Vec<
         return vec![None; model.envs.len()];
     }
     let mut bodies = Vec::with_capacity(model.envs.len());
-    let mut found: Vec<(Diagnostic, Vec<usize>)> = Vec::new();
+    let mut found = super::PerEnv::default();
     for (env, name) in model.envs.iter().enumerate() {
         if name.len() + CLIENT_SUFFIX.len() > MAX_ENV_LEN {
             let msg = format!(
@@ -35,10 +40,10 @@ pub fn derive(model: &Model, orders: &Orders, out: &mut Vec<Diagnostic>) -> Vec<
             );
             out.push(Diagnostic::new(&model.files[0], None, "environments", msg));
         }
-        let server = crate::lower::lower(model, orders, env);
-        let mut errors = client::refusals(&server, &model.clear_attributes);
+        let server = &servers[env];
+        let mut errors = client::refusals(server, &model.clear_attributes);
         if errors.is_empty() {
-            match client::client_body(&server, &model.clear_attributes) {
+            match client::client_body(server, &model.clear_attributes) {
                 Ok(b) => bodies.push(Some(b)),
                 Err(e) => errors.push(e),
             }
@@ -47,23 +52,10 @@ pub fn derive(model: &Model, orders: &Orders, out: &mut Vec<Diagnostic>) -> Vec<
             bodies.push(None);
         }
         for e in &errors {
-            let d = diagnostic(model, orders, env, e);
-            match found.iter_mut().find(|(x, _)| *x == d) {
-                Some((_, envs)) => envs.push(env),
-                None => found.push((d, vec![env])),
-            }
+            found.add(diagnostic(model, orders, env, e), env);
         }
     }
-    for (mut d, envs) in found {
-        if envs.len() < model.envs.len() {
-            let names: Vec<String> = envs
-                .iter()
-                .map(|&e| format!("{:?}", model.envs[e]))
-                .collect();
-            d.message = format!("{} (in environment {})", d.message, names.join(", "));
-        }
-        out.push(d);
-    }
+    found.finish(model, out);
     bodies
 }
 

@@ -29,6 +29,35 @@ impl HasEdge for PrereqIr {
     }
 }
 
+/// Diagnostics found environment by environment, merged: one found in only some
+/// environments names them (used by the checks that run on lowered bodies).
+#[derive(Default)]
+pub struct PerEnv(Vec<(Diagnostic, Vec<usize>)>);
+
+impl PerEnv {
+    /// Records `d` as found in environment `env`.
+    pub fn add(&mut self, d: Diagnostic, env: usize) {
+        match self.0.iter_mut().find(|(x, _)| *x == d) {
+            Some((_, envs)) => envs.push(env),
+            None => self.0.push((d, vec![env])),
+        }
+    }
+
+    /// Moves the merged diagnostics to `out`.
+    pub fn finish(self, model: &ir::Model, out: &mut Vec<Diagnostic>) {
+        for (mut d, envs) in self.0 {
+            if envs.len() < model.envs.len() {
+                let names: Vec<String> = envs
+                    .iter()
+                    .map(|&e| format!("{:?}", model.envs[e]))
+                    .collect();
+                d.message = format!("{} (in environment {})", d.message, names.join(", "));
+            }
+            out.push(d);
+        }
+    }
+}
+
 /// Storage orders: segments, and flags per environment.
 #[derive(Debug, Default)]
 pub struct Orders {
