@@ -17,13 +17,15 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 step "infra checks (shell, terraform via python-hcl2)"
 bash infra/check.sh
 
-step "local stack (garage, nginx, moto)"
+step "local stack (garage, nginx, moto) and PostgreSQL"
 bash infra/local/stack.sh start
-[ "${EDGEFLAG_KEEP_STACK:-0}" = 1 ] || trap 'bash infra/local/stack.sh stop' EXIT
+bash infra/local/postgres.sh start
+[ "${EDGEFLAG_KEEP_STACK:-0}" = 1 ] || trap 'bash infra/local/stack.sh stop; bash infra/local/postgres.sh stop' EXIT
 eval "$(bash infra/local/stack.sh env)"
+eval "$(bash infra/local/postgres.sh env)"
 bash infra/local/stack.sh check
 
-step "cargo test (including publish to Garage/moto and reads through nginx)"
+step "cargo test (including publish to Garage/moto, reads through nginx, the control plane on PostgreSQL)"
 cargo test --workspace --all-features
 
 step "evaluator and compiler build for wasm32-unknown-unknown (the browser validates rules)"

@@ -52,6 +52,9 @@ pub enum CliError {
     /// The origin could not start or stopped with an error.
     #[error("{0}")]
     Serve(#[from] edgeflag_origin::ServeError),
+    /// `edgeflag server` could not start or stopped.
+    #[error(transparent)]
+    Server(#[from] edgeflag_server::ServerError),
     /// A `--cors-origin` value is not an origin.
     #[error("--cors-origin: {0}")]
     Cors(#[from] edgeflag_origin::CorsError),

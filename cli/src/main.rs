@@ -16,6 +16,7 @@ mod inspect;
 mod keys;
 mod publish;
 mod serve;
+mod server;
 
 pub(crate) use error::{io_err, CliError};
 
@@ -178,6 +179,10 @@ enum Command {
     /// Serve a publish directory over HTTP: rulesets with ETag/304, a
     /// Server-Sent Events push channel, /healthz and /metrics.
     Serve(serve::ServeArgs),
+    /// Run the control plane: the admin API, audit log and tokens over SQLite
+    /// (default, in --data) or PostgreSQL, publishing every change and serving
+    /// it as `serve` does, on one address.
+    Server(server::ServerArgs),
 }
 
 /// Loads a compiled ruleset file.
@@ -257,6 +262,7 @@ fn main() -> ExitCode {
         } => keys::verify(&ruleset, &trust, allow_expired),
         Command::History { target, env, json } => publish::history(&target, &env, json),
         Command::Serve(args) => serve::run(args),
+        Command::Server(args) => server::run(args),
     };
     match result {
         Ok(code) => match out::failure() {

@@ -68,18 +68,28 @@ pub struct ServeArgs {
     signing: super::keys::SigningArgs,
 }
 
+/// Logs to stderr, filtered by `$EDGEFLAG_LOG` (default `info`); as JSON lines
+/// when `$EDGEFLAG_LOG_FORMAT=json`.
+pub(crate) fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("EDGEFLAG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    if std::env::var("EDGEFLAG_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
+}
+
 /// Starts the runtime and serves until Ctrl-C or SIGTERM. Prints `listening on
 /// http://ADDR` on stdout once the socket is bound, then one line per served
 /// environment.
 pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("EDGEFLAG_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    init_logging();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {
         builder.worker_threads(n.max(1));

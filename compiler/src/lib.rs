@@ -46,6 +46,7 @@ pub mod describe;
 mod diagnostics;
 pub mod diff;
 mod fxhash;
+pub mod locate;
 mod lower;
 mod source;
 

@@ -80,6 +80,7 @@ pub use ofrep::{
 };
 pub use state::{Announce, Current, State};
 
+use axum::Router;
 use edgeflag_evaluator::signature::{Signer, TrustedKeys};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -350,7 +351,19 @@ impl Origin {
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let app = router(self.state.clone());
+        self.run_with_until(Router::new(), stop).await
+    }
+
+    /// As [`Origin::run_until`], serving `extra` routes beside the origin's
+    /// (the control plane mounts its API and dashboard this way, so one
+    /// address, one connection loop and one set of limits serve both).
+    /// `extra` must not set a fallback.
+    pub async fn run_with_until(
+        self,
+        extra: Router,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let app = extra.merge(router(self.state.clone()));
         serve::serve(
             self.listener,
             self.state,

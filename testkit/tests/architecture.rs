@@ -27,12 +27,22 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "edgeflag-server",
+        &[
+            "edgeflag-evaluator",
+            "edgeflag-compiler",
+            "edgeflag-publish",
+            "edgeflag-origin",
+        ],
+    ),
+    (
         "edgeflag-cli",
         &[
             "edgeflag-evaluator",
             "edgeflag-compiler",
             "edgeflag-publish",
             "edgeflag-origin",
+            "edgeflag-server",
         ],
     ),
     ("edgeflag-testkit", &["edgeflag-evaluator"]),
@@ -82,6 +92,10 @@ const FORBIDDEN_BELOW: &[(&str, &[&str])] = &[
     // Libraries do not parse arguments.
     ("edgeflag-publish", &["clap", "axum"]),
     ("edgeflag-origin", &["clap"]),
+    ("edgeflag-server", &["clap"]),
+    // Only the control plane holds a database.
+    ("edgeflag-origin", &["sqlx"]),
+    ("edgeflag-publish", &["sqlx"]),
 ];
 
 struct Graph {
