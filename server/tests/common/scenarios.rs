@@ -947,6 +947,37 @@ pub async fn two_servers_share_one_database(backend: Backend) {
         pairs.windows(2).all(|w| w[0].0 > w[1].0 && w[0].1 > w[1].1),
         "versions follow revisions: {pairs:?}"
     );
+
+    // A change through one server reaches the push subscribers of the other.
+    let mut events = reqwest::Client::new()
+        .get(format!("{}/production/events", b.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    let changed = a
+        .admin(Method::POST, "/api/v1/flags/w-00/environments/production/toggle", Some(json!({"enabled": false})), 200)
+        .await;
+    let version = changed["published"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["environment"] == "production")
+        .unwrap()["version"]
+        .as_u64()
+        .unwrap();
+    let want = format!("\"version\":{version},");
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.contains(&want) {
+        let chunk = tokio::time::timeout_at(deadline, events.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no announcement of v{version} from the other server: {seen}"))
+            .unwrap()
+            .expect("the stream stays open");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(!b.served("production").await.bool_value("w-00", &Context::new("u"), true));
     b.stop().await;
     a.stop().await;
 }
