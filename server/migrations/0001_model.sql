@@ -78,10 +78,13 @@ CREATE TABLE publications (
     PRIMARY KEY (environment, version)
 );
 
--- Answers to POSTs sent with an Idempotency-Key, replayed on a retry.
+-- Answers to POSTs sent with an Idempotency-Key, replayed on a retry for a
+-- day. `scope` is the caller's token hash and the key; `fingerprint` the
+-- SHA-256 of method, path and body (the same key with another request is
+-- refused).
 CREATE TABLE idempotency (
-    key TEXT PRIMARY KEY,
-    actor TEXT NOT NULL,
+    scope TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
     status BIGINT NOT NULL,
     body TEXT NOT NULL,
     at BIGINT NOT NULL

@@ -2,12 +2,14 @@
 //! `/api/v1/openapi.json` (generated from the handlers' annotations).
 //!
 //! Every route needs a token (`Authorization: Bearer …`, see [`crate::auth`]);
-//! resources carry an `ETag` (their revision) and writes take `If-Match`.
+//! resources carry an `ETag` (their revision) and writes take `If-Match`;
+//! POSTs take an `Idempotency-Key` ([`idempotency`]).
 
 mod audit;
 mod environments;
 mod error;
 mod history;
+pub mod idempotency;
 mod resources;
 mod targeting;
 mod tokens;
@@ -246,6 +248,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/api/v1/tokens/{id}", axum::routing::delete(tokens::delete))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            idempotency::layer,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             request_log,

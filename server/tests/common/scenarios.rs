@@ -42,6 +42,43 @@ pub async fn crud_validation_and_concurrency(backend: Backend) {
     assert!(on_for(&s.served("production").await, "checkout", "u1"));
     assert!(on_for(&s.served("staging").await, "checkout", "u1"));
 
+    // A retried POST with the same Idempotency-Key gets the first answer; the
+    // key with another body is refused.
+    let once = json!({"key": "retried", "definition": {}});
+    let key = [("idempotency-key", "create-retried-1")];
+    let (st1, _, first) = s
+        .call(
+            Some(ADMIN),
+            Method::POST,
+            "/api/v1/flags",
+            Some(once.clone()),
+            &key,
+        )
+        .await;
+    let (st2, h2, second) = s
+        .call(Some(ADMIN), Method::POST, "/api/v1/flags", Some(once), &key)
+        .await;
+    assert_eq!((st1.as_u16(), st2.as_u16()), (201, 201), "{second:#}");
+    assert_eq!(first, second);
+    assert_eq!(h2["idempotent-replayed"], "true");
+    let (st, _, v) = s
+        .call(
+            Some(ADMIN),
+            Method::POST,
+            "/api/v1/flags",
+            Some(json!({"key": "other"})),
+            &key,
+        )
+        .await;
+    assert_eq!(st, 422, "{v:#}");
+    assert_eq!(v["error"], "IDEMPOTENCY_KEY_REUSED");
+    let audit = s
+        .admin(Method::GET, "/api/v1/audit?key=retried", None, 200)
+        .await;
+    assert_eq!(audit.as_array().unwrap().len(), 1, "applied once");
+    s.admin(Method::DELETE, "/api/v1/flags/retried", None, 200)
+        .await;
+
     // Creating it again conflicts.
     let (st, _, _) = s
         .call(
@@ -956,7 +993,12 @@ pub async fn two_servers_share_one_database(backend: Backend) {
         .unwrap();
     assert_eq!(events.status(), 200);
     let changed = a
-        .admin(Method::POST, "/api/v1/flags/w-00/environments/production/toggle", Some(json!({"enabled": false})), 200)
+        .admin(
+            Method::POST,
+            "/api/v1/flags/w-00/environments/production/toggle",
+            Some(json!({"enabled": false})),
+            200,
+        )
         .await;
     let version = changed["published"]
         .as_array()
@@ -972,12 +1014,17 @@ pub async fn two_servers_share_one_database(backend: Backend) {
     while !seen.contains(&want) {
         let chunk = tokio::time::timeout_at(deadline, events.chunk())
             .await
-            .unwrap_or_else(|_| panic!("no announcement of v{version} from the other server: {seen}"))
+            .unwrap_or_else(|_| {
+                panic!("no announcement of v{version} from the other server: {seen}")
+            })
             .unwrap()
             .expect("the stream stays open");
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
-    assert!(!b.served("production").await.bool_value("w-00", &Context::new("u"), true));
+    assert!(!b
+        .served("production")
+        .await
+        .bool_value("w-00", &Context::new("u"), true));
     b.stop().await;
     a.stop().await;
 }
