@@ -42,9 +42,33 @@ pub struct Metrics {
     pub publish_failed: AtomicU64,
     /// OFREP requests by endpoint and outcome.
     pub(crate) ofrep: crate::ofrep::OfrepRequests,
+    /// More series from a server that mounts the origin ([`Metrics::extend`]).
+    extension: Extension,
+}
+
+/// A renderer of more series, set once.
+#[derive(Default)]
+struct Extension(std::sync::OnceLock<Box<dyn Fn() -> String + Send + Sync>>);
+
+impl std::fmt::Debug for Extension {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() {
+            "Extension(set)"
+        } else {
+            "Extension(none)"
+        })
+    }
 }
 
 impl Metrics {
+    /// Appends what `render` returns (Prometheus text, its own `# HELP`/`# TYPE`
+    /// lines included) to every `/metrics` answer: a server that mounts the
+    /// origin (the control plane) exports its series on the same endpoint. Set
+    /// once; `false` when already set.
+    pub fn extend(&self, render: impl Fn() -> String + Send + Sync + 'static) -> bool {
+        self.extension.0.set(Box::new(render)).is_ok()
+    }
+
     /// The text exposition, with one `edgeflag_serve_ruleset_version` gauge per
     /// environment.
     pub fn render(&self, versions: &[(String, u64)]) -> String {
@@ -146,6 +170,9 @@ impl Metrics {
         );
         for (env, v) in versions {
             let _ = writeln!(out, "edgeflag_serve_ruleset_version{{env=\"{env}\"}} {v}");
+        }
+        if let Some(render) = self.extension.0.get() {
+            out.push_str(&render());
         }
         out
     }

@@ -199,6 +199,8 @@ pub struct Engine {
     pub sign: Option<SignWith>,
     /// Called after each publish (the origin reloads).
     pub on_publish: Box<dyn Fn() + Send + Sync>,
+    /// Changes and publishes, for `/metrics`.
+    pub metrics: Arc<crate::metrics::ServerMetrics>,
     /// The in-process change lock, and the last compile it made.
     lock: Mutex<Option<(i64, Vec<CompiledEnv>)>>,
     /// Test hook: abort the process between commit and publish.
@@ -223,6 +225,7 @@ impl Engine {
             store,
             sign,
             on_publish: Box::new(|| {}),
+            metrics: Arc::default(),
             lock: Mutex::new(None),
             crash_after_commit: std::env::var_os(CRASH_AFTER_COMMIT).is_some(),
         }
@@ -237,6 +240,34 @@ impl Engine {
         if self.db.unlock_session(&mut conn).await.is_err() {
             // The session keeps the lock: close it rather than return it.
             let _ = conn.detach();
+        }
+        use crate::metrics::Outcome;
+        self.metrics.change(match &result {
+            Ok(_) => Outcome::Applied,
+            Err(ChangeError::Invalid(_) | ChangeError::Refused(_)) => Outcome::Invalid,
+            Err(ChangeError::Denied(_)) => Outcome::Denied,
+            Err(
+                ChangeError::NotFound(..) | ChangeError::Exists(..) | ChangeError::Conflict { .. },
+            ) => Outcome::Conflict,
+            Err(ChangeError::Db(_) | ChangeError::NotPublished { .. }) => Outcome::Failed,
+        });
+        match &result {
+            Ok(applied) => tracing::info!(
+                target: "edgeflag_server::change",
+                request_id = %req.request_id,
+                actor = %req.who.actor,
+                action = %req.action,
+                revision = applied.revision,
+                published = applied.published.iter().filter(|p| p.new).count(),
+                "change applied"
+            ),
+            Err(e) => tracing::info!(
+                target: "edgeflag_server::change",
+                request_id = %req.request_id,
+                actor = %req.who.actor,
+                action = %req.action,
+                "change refused: {e}"
+            ),
         }
         result
     }
@@ -365,6 +396,7 @@ impl Engine {
         revision: i64,
         actor: &str,
     ) -> Result<Vec<Published>, PublishError> {
+        let started = std::time::Instant::now();
         let mut out = Vec::new();
         let signing = self.sign.as_ref().map(|s| Signing {
             signer: s.signer.as_ref(),
@@ -408,6 +440,7 @@ impl Engine {
             }
         }
         (self.on_publish)();
+        self.metrics.publish(started.elapsed(), result.is_ok());
         result?;
         let _ = sqlx::query(
             "UPDATE project SET published_revision = $1 WHERE id = 1 AND published_revision < $1",

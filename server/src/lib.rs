@@ -28,6 +28,7 @@ pub mod api;
 pub mod auth;
 pub mod change;
 pub mod db;
+pub mod metrics;
 pub mod project;
 
 use auth::{Identity, Role};
@@ -170,6 +171,8 @@ impl Server {
         let mut engine = Engine::new(db, store, config.sign.clone());
         let state = origin.state().clone();
         engine.on_publish = Box::new(move || state.refresh());
+        let metrics = engine.metrics.clone();
+        origin.state().metrics.extend(move || metrics.render());
         let app = Arc::new(api::App::new(engine, origin.state().clone()));
         seed(&app.engine).await?;
         let first_token = tokens(&app.engine, config.bootstrap_token.as_deref()).await?;

@@ -109,16 +109,25 @@ async fn request_log(State(app): State<Arc<App>>, mut req: Request, next: Next) 
         .map_or_else(|| app.next_request_id(), str::to_owned);
     req.extensions_mut().insert(RequestId(id.clone()));
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_owned();
     let started = std::time::Instant::now();
     let mut resp = next.run(req).await;
     let status = resp.status().as_u16();
+    let took = started.elapsed();
+    app.engine
+        .metrics
+        .request(&route, method.as_str(), status, took);
     tracing::info!(
         target: "edgeflag_server::request",
         request_id = %id,
         method = %method,
         path = %path,
         status,
-        micros = started.elapsed().as_micros() as u64,
+        micros = took.as_micros() as u64,
         "request"
     );
     if let Ok(v) = HeaderValue::from_str(&id) {

@@ -414,6 +414,33 @@ pub async fn targeting_moves_and_audit(backend: Backend) {
         .await;
     assert_eq!(st, 404);
 
+    // The API's series are on the origin's /metrics.
+    let metrics = reqwest::get(format!("{}/metrics", s.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let toggles =
+        r#"route="/api/v1/flags/{key}/environments/{env}/toggle",method="POST",status="200""#;
+    assert!(
+        metrics.contains(&format!(
+            "edgeflag_api_request_seconds_count{{{toggles}}} 2"
+        )),
+        "{metrics}"
+    );
+    let count = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {metrics}"))
+    };
+    assert!(count("edgeflag_changes_total{outcome=\"applied\"}") >= 7);
+    assert_eq!(count("edgeflag_changes_total{outcome=\"invalid\"}"), 1);
+    assert!(count("edgeflag_publish_seconds_count") >= 7);
+    assert!(metrics.contains("edgeflag_serve_ruleset_version{env=\"production\"}"));
+
     // JSON lines export, filtered by actor.
     let (st, h, body) = s
         .call(
