@@ -68,4 +68,5 @@ node --test --test-concurrency=1 \
   test/openfeature-server.test.mjs \
   test/openfeature-web.test.mjs \
   test/openfeature-workerd.test.mjs \
+  test/openfeature-readme.test.mjs \
   test/workerd.test.mjs
