@@ -16,7 +16,7 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { OpenFeature, ProviderEvents, ProviderStatus, ErrorCode } from '@openfeature/server-sdk';
 import { createClient, Ruleset } from '../npm/node.js';
-import { EdgeflagProvider, attributesOf } from '../npm/openfeature/server.js';
+import { EdgeflagProvider, attributesOf, openFeatureErrorCode, openFeatureReason } from '../npm/openfeature/server.js';
 import { compile, publicKey, rng, sign, startServe, tempDir, waitFor } from './helpers.mjs';
 import { startProxy } from './proxy.mjs';
 import {
@@ -57,6 +57,14 @@ after(async () => {
   await OpenFeature.close();
   for (const c of clients) c.close();
   for (const s of servers) await s.close();
+});
+
+test('the JS mapping is tests/vectors/openfeature.json, row for row', () => {
+  assert.ok(VECTORS.reasons.length >= 9 && VECTORS.errors.length >= 2);
+  for (const row of VECTORS.reasons) {
+    assert.equal(openFeatureReason({ reason: { kind: row.edgeflag }, in_rollout: row.in_rollout }), row.openfeature, JSON.stringify(row));
+  }
+  for (const row of VECTORS.errors) assert.equal(openFeatureErrorCode(row.edgeflag), row.openfeature, JSON.stringify(row));
 });
 
 test('every resolve type: value, variant, reason by the one mapping, flag metadata', async () => {
