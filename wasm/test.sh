@@ -3,8 +3,10 @@
 # TypeScript check of the declarations and the packed file list):
 #   Node (node:test): golden vectors, native-vs-WASM differential, client
 #   rulesets (client vs server ruleset, SERVER_RULESET refusals), the client
-#   against a real `edgeflag serve`; headless Chromium (Debian chromium +
-#   playwright-core); Cloudflare's workerd running examples/edge-worker.
+#   against a real `edgeflag serve`; the OpenFeature providers through the real
+#   SDKs (server: Node; web, and the official OFREP web provider: Chromium);
+#   headless Chromium (Debian chromium + playwright-core); Cloudflare's workerd
+#   running examples/edge-worker.
 # Installs only what is missing (Chromium via apt, node_modules via npm ci,
 # wasm-bindgen-cli and the wasm32 target via build.sh).
 set -euo pipefail
@@ -47,8 +49,9 @@ step "edgeflag-wasm unit tests (native)"
 cargo test -p edgeflag-wasm -j "$jobs" --manifest-path "$root/Cargo.toml"
 
 cd "$here"
-step "TypeScript declarations (tsc --strict on test/types.ts)"
+step "TypeScript declarations (tsc --strict on test/types.ts, test/openfeature-types.ts)"
 node_modules/.bin/tsc -p test/tsconfig.json
+node_modules/.bin/tsc -p test/tsconfig.openfeature.json
 
 step "WASM tests: Node, Chromium, workerd"
 node --test --test-concurrency=1 \
@@ -62,4 +65,8 @@ node --test --test-concurrency=1 \
   test/sse-fuzz.test.mjs \
   test/versions.test.mjs \
   test/chromium.test.mjs \
+  test/openfeature-server.test.mjs \
+  test/openfeature-web.test.mjs \
+  test/openfeature-workerd.test.mjs \
+  test/openfeature-readme.test.mjs \
   test/workerd.test.mjs
