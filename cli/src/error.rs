@@ -52,6 +52,9 @@ pub enum CliError {
     /// The origin could not start or stopped with an error.
     #[error("{0}")]
     Serve(#[from] edgeflag_origin::ServeError),
+    /// A server's API refused a request or could not be reached.
+    #[error("{0}")]
+    Remote(String),
     /// `edgeflag server` could not start or stopped.
     #[error(transparent)]
     Server(#[from] edgeflag_server::ServerError),

@@ -15,6 +15,7 @@ mod eval;
 mod inspect;
 mod keys;
 mod publish;
+mod remote;
 mod serve;
 mod server;
 
@@ -183,6 +184,31 @@ enum Command {
     /// (default, in --data) or PostgreSQL, publishing every change and serving
     /// it as `serve` does, on one address.
     Server(server::ServerArgs),
+    /// Make a server's project what a source tree says, as one audited change
+    /// (prints the diff; token from $EDGEFLAG_TOKEN).
+    Push {
+        /// The source file or directory.
+        src: PathBuf,
+        /// The server, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        server: String,
+        /// Only print what would change.
+        #[arg(long)]
+        dry_run: bool,
+        /// Why, for the audit log.
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Write a server's project as a source tree (JSON files) that `push` and
+    /// `compile` read (token from $EDGEFLAG_TOKEN).
+    Pull {
+        /// The server, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        server: String,
+        /// The directory to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Loads a compiled ruleset file.
@@ -263,6 +289,13 @@ fn main() -> ExitCode {
         Command::History { target, env, json } => publish::history(&target, &env, json),
         Command::Serve(args) => serve::run(args),
         Command::Server(args) => server::run(args),
+        Command::Push {
+            src,
+            server,
+            dry_run,
+            comment,
+        } => remote::push(&src, &server, dry_run, comment.as_deref()),
+        Command::Pull { server, out } => remote::pull(&server, &out),
     };
     match result {
         Ok(code) => match out::failure() {

@@ -9,13 +9,32 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+/// A server process, killed when dropped (also when a test fails).
+struct Running(Child);
+
+impl Running {
+    fn kill(&mut self) -> std::io::Result<()> {
+        self.0.kill()
+    }
+    fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.0.wait()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A started `edgeflag server`: the child, its base URL, and the token it
 /// printed (if any).
-fn start(data: &Path, env: &[(&str, &str)]) -> (Child, String, Option<String>) {
+fn start(data: &Path, env: &[(&str, &str)]) -> (Running, String, Option<String>) {
     let mut child = Command::new(bin())
         .args(["server", "--data", s(data), "--listen", "127.0.0.1:0"])
-        .envs(env.iter().copied())
         .env_remove("EDGEFLAG_BOOTSTRAP_TOKEN")
+        .envs(env.iter().copied())
         .env("EDGEFLAG_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -38,7 +57,7 @@ fn start(data: &Path, env: &[(&str, &str)]) -> (Child, String, Option<String>) {
         }
     }
     std::thread::spawn(move || for _ in lines {});
-    (child, base, token)
+    (Running(child), base, token)
 }
 
 fn served(data: &Path, env: &str) -> Ruleset {
@@ -126,4 +145,127 @@ async fn a_change_committed_but_not_published_is_published_at_the_next_start() {
     );
     repaired.kill().unwrap();
     repaired.wait().unwrap();
+}
+
+/// push → pull → push: the second push changes nothing; a dry run applies
+/// nothing; an edit of a pulled file is one audited change; an invalid tree is
+/// refused with its file and line.
+#[tokio::test]
+async fn push_and_pull_flags_as_code() {
+    use edgeflag_testkit::project::command;
+    let data = scratch("server-push");
+    let token = "efk_push_test_token_0123456789abcdef0123456789";
+    let (mut server, base, _) = start(&data, &[("EDGEFLAG_BOOTSTRAP_TOKEN", token)]);
+    let env = [("EDGEFLAG_TOKEN", token)];
+    let run = |args: &[&str]| {
+        let out = command(args, &env).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let examples = format!("{}/../examples", env!("CARGO_MANIFEST_DIR"));
+
+    let (ok, dry, err) = run(&["push", &examples, "--server", &base, "--dry-run"]);
+    assert!(ok, "{err}");
+    assert!(
+        dry.contains("+ flag search-v2") && dry.contains("+ segment internal-testers"),
+        "{dry}"
+    );
+    assert!(
+        dry.contains("production:") && dry.contains("dry run: nothing applied"),
+        "{dry}"
+    );
+    assert!(served(&data, "production").flag_id("search-v2").is_none());
+
+    let (ok, pushed, err) = run(&["push", &examples, "--server", &base, "--comment", "from CI"]);
+    assert!(ok, "{err}");
+    assert!(pushed.contains("applied as revision"), "{pushed}");
+    let compiled = edgeflag_compiler::compile_path(Path::new(&examples)).unwrap();
+    let production = compiled.iter().find(|e| e.name == "production").unwrap();
+    let same = |a: &Ruleset, b: &edgeflag_compiler::CompiledEnv| {
+        edgeflag_compiler::diff::diff(a, &b.to_ruleset().unwrap()).is_empty()
+    };
+    assert!(
+        same(&served(&data, "production"), production),
+        "the server serves what the compiler makes of the tree"
+    );
+    assert!(data
+        .join("published/production.client/current.efr")
+        .exists());
+
+    let pulled = scratch("server-pulled");
+    let (ok, out, err) = run(&["pull", "--server", &base, "--out", s(&pulled)]);
+    assert!(ok, "{err}");
+    assert!(out.contains("wrote"), "{out}");
+    let (ok, again, err) = run(&["push", s(&pulled), "--server", &base]);
+    assert!(ok, "{err}");
+    assert!(
+        again.starts_with("no changes"),
+        "push → pull → push is a no-op: {again}"
+    );
+    // The pulled tree compiles to the same rules.
+    let repulled = edgeflag_compiler::compile_path(&pulled).unwrap();
+    assert_eq!(repulled.len(), compiled.len());
+    for (a, b) in repulled.iter().zip(&compiled) {
+        assert_eq!(a.name, b.name);
+        assert!(same(&a.to_ruleset().unwrap(), b), "{} differs", a.name);
+    }
+
+    // One edit in the pulled tree: one change.
+    let file = pulled.join("flags/search-v2.json");
+    let mut def: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    def["flags"]["search-v2"]["enabled"] = json!(true);
+    std::fs::write(&file, def.to_string()).unwrap();
+    let (ok, one, err) = run(&["push", s(&pulled), "--server", &base]);
+    assert!(ok, "{err}");
+    assert!(one.starts_with("~ flag search-v2\n"), "{one}");
+    let resources = one
+        .lines()
+        .filter(|l| l.starts_with(['+', '-', '~']))
+        .count();
+    assert_eq!(resources, 1, "{one}");
+    assert!(
+        one.contains("production:\n  ~ flag search-v2\n  kill switch released"),
+        "{one}"
+    );
+    let audit: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/api/v1/audit?key=search-v2"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit[0]["action"], "push");
+    assert_eq!(audit[0]["after"]["enabled"], true);
+    assert_eq!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["comment"] == "from CI")
+            .count(),
+        1
+    );
+
+    // An invalid tree: refused, with the file and line; nothing changes.
+    let before = served(&data, "production").header().version;
+    std::fs::write(
+        pulled.join("flags/broken.yaml"),
+        "flags:\n  broken:\n    fallthrough: maybe\n",
+    )
+    .unwrap();
+    let (ok, _, err) = run(&["push", s(&pulled), "--server", &base]);
+    assert!(!ok);
+    assert!(
+        err.contains("broken.yaml") && err.contains("unknown variation"),
+        "{err}"
+    );
+    assert_eq!(served(&data, "production").header().version, before);
+    server.kill().unwrap();
+    server.wait().unwrap();
 }

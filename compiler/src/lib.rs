@@ -45,6 +45,7 @@ pub mod client;
 pub mod describe;
 mod diagnostics;
 pub mod diff;
+pub mod documents;
 mod fxhash;
 pub mod locate;
 mod lower;

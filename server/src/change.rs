@@ -114,12 +114,34 @@ pub struct Published {
 /// A change that was applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied {
-    /// The project revision it made (the resources' new ETag).
+    /// The project revision it made (the resources' new ETag); for a dry run,
+    /// the revision it was checked against.
     pub revision: i64,
     /// Each edited resource as stored now (`None`: deleted).
     pub resources: Vec<(Target, Option<Doc>)>,
-    /// What was published.
+    /// What was published (nothing for a dry run).
     pub published: Vec<Published>,
+    /// What changes in each environment's rules, when asked for
+    /// ([`Options::diff`]).
+    pub changes: Vec<EnvChanges>,
+}
+
+/// What a change does to one environment's compiled rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct EnvChanges {
+    /// The environment.
+    pub environment: String,
+    /// One line per change ([`edgeflag_compiler::diff::lines`]).
+    pub lines: Vec<String>,
+}
+
+/// How to apply a change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Check everything (compile, rights) but write and publish nothing.
+    pub dry_run: bool,
+    /// Report what changes per environment ([`Applied::changes`]).
+    pub diff: bool,
 }
 
 /// Why a change was not applied (or not published).
@@ -233,13 +255,28 @@ impl Engine {
 
     /// Applies `edits` as one change (see the module docs).
     pub async fn apply(&self, req: &Request<'_>, edits: &[Edit]) -> Result<Applied, ChangeError> {
+        self.apply_with(req, edits, Options::default()).await
+    }
+
+    /// [`Engine::apply`] with [`Options`]: a dry run, the changes per environment.
+    pub async fn apply_with(
+        &self,
+        req: &Request<'_>,
+        edits: &[Edit],
+        options: Options,
+    ) -> Result<Applied, ChangeError> {
         let mut cache = self.lock.lock().await;
         let mut conn = self.db.pool.acquire().await?;
         self.db.lock_session(&mut conn).await?;
-        let result = self.apply_locked(&mut conn, &mut cache, req, edits).await;
+        let result = self
+            .apply_locked(&mut conn, &mut cache, req, edits, options)
+            .await;
         if self.db.unlock_session(&mut conn).await.is_err() {
             // The session keeps the lock: close it rather than return it.
             let _ = conn.detach();
+        }
+        if options.dry_run {
+            return result;
         }
         use crate::metrics::Outcome;
         self.metrics.change(match &result {
@@ -278,6 +315,7 @@ impl Engine {
         cache: &mut Option<(i64, Vec<CompiledEnv>)>,
         req: &Request<'_>,
         edits: &[Edit],
+        options: Options,
     ) -> Result<Applied, ChangeError> {
         let before = db::snapshot(conn).await?;
         let old_envs = match cache.take() {
@@ -315,15 +353,29 @@ impl Engine {
                 }
             }
         }
+        let changes = if options.diff {
+            env_changes(&old_envs, &new_envs)
+        } else {
+            Vec::new()
+        };
+        let resources = edits
+            .iter()
+            .map(|e| (e.target.clone(), stored(&after, &e.target)))
+            .collect();
+        if options.dry_run {
+            *cache = Some((before.revision, old_envs));
+            return Ok(Applied {
+                revision: before.revision,
+                resources,
+                published: Vec::new(),
+                changes,
+            });
+        }
         self.commit(conn, req, &before, &after, edits, revision, now)
             .await?;
         if self.crash_after_commit {
             std::process::abort();
         }
-        let resources = edits
-            .iter()
-            .map(|e| (e.target.clone(), stored(&after, &e.target)))
-            .collect();
         let published = self
             .publish(conn, &new_envs, revision, req.who.actor.as_str())
             .await;
@@ -334,6 +386,7 @@ impl Engine {
             revision,
             resources,
             published,
+            changes,
         })
     }
 
@@ -480,6 +533,31 @@ impl Engine {
         }
         result
     }
+}
+
+/// What changes between two compiles, per environment (new environments
+/// compare with an empty one; removed ones are not listed).
+fn env_changes(old: &[CompiledEnv], new: &[CompiledEnv]) -> Vec<EnvChanges> {
+    let empty = |name: &str| CompiledEnv {
+        name: name.to_owned(),
+        body: Default::default(),
+        client: None,
+    };
+    new.iter()
+        .filter_map(|env| {
+            let before = old
+                .iter()
+                .find(|o| o.name == env.name)
+                .cloned()
+                .unwrap_or_else(|| empty(&env.name));
+            let (a, b) = (before.to_ruleset().ok()?, env.to_ruleset().ok()?);
+            let lines = edgeflag_compiler::diff::lines(&edgeflag_compiler::diff::diff(&a, &b));
+            (!lines.is_empty()).then(|| EnvChanges {
+                environment: env.name.clone(),
+                lines,
+            })
+        })
+        .collect()
 }
 
 /// The stored resource `t` in `s`.

@@ -24,6 +24,13 @@ pub struct Problem {
     /// when the error has a position.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// For an error in a pushed file (`kind` `file`, `key` its name): the
+    /// line, from 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// And the column, from 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
     /// What the error is in, e.g. `flag "checkout" rule 1 clause 2`.
     pub context: String,
     /// What is wrong.
@@ -38,6 +45,12 @@ impl std::fmt::Display for Problem {
         }
         if let Some(p) = &self.path {
             write!(f, " at {p}")?;
+        }
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(col) = self.column {
+                write!(f, ":{col}")?;
+            }
         }
         if !self.context.is_empty() {
             write!(f, ": {}", self.context)?;
@@ -74,6 +87,22 @@ pub fn compile(s: &Snapshot) -> Result<Vec<CompiledEnv>, Vec<Problem>> {
     edgeflag_compiler::compile_sources(&files).map_err(|d| locate(&files, &d))
 }
 
+/// Errors in files a caller sent (`edgeflag push`), by file, line and column.
+pub fn file_problems(diags: &Diagnostics) -> Vec<Problem> {
+    diags
+        .iter()
+        .map(|d| Problem {
+            kind: "file".to_owned(),
+            key: d.file.clone(),
+            path: None,
+            line: d.line,
+            column: d.column,
+            context: d.context.clone(),
+            message: d.message.clone(),
+        })
+        .collect()
+}
+
 /// Locates each diagnostic in the resource it came from.
 fn locate(files: &[(String, String)], diags: &Diagnostics) -> Vec<Problem> {
     diags
@@ -96,6 +125,8 @@ fn locate(files: &[(String, String)], diags: &Diagnostics) -> Vec<Problem> {
                 kind: kind.to_owned(),
                 key: key.to_owned(),
                 path,
+                line: None,
+                column: None,
                 context: d.context.clone(),
                 message: d.message.clone(),
             }

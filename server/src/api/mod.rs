@@ -10,6 +10,7 @@ mod environments;
 mod error;
 mod history;
 pub mod idempotency;
+mod project;
 mod resources;
 mod targeting;
 mod tokens;
@@ -180,6 +181,7 @@ pub(crate) fn with_etag(revision: i64, body: impl IntoResponse) -> Response {
         resources::list_segments, resources::create_segment, resources::get_segment, resources::put_segment, resources::delete_segment,
         targeting::state, targeting::toggle, targeting::rollout, targeting::targets, targeting::reorder,
         history::history, history::rollback,
+        project::get, project::put,
         audit::list,
         tokens::list, tokens::create, tokens::delete,
         openapi,
@@ -229,6 +231,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/api/v1/environments/{env}/history", get(history::history))
         .route("/api/v1/rollback", post(history::rollback))
+        .route("/api/v1/project", get(project::get).put(project::put))
         .route(
             "/api/v1/flags",
             get(resources::list_flags).post(resources::create_flag),
