@@ -8,7 +8,7 @@ Feature: The evaluation context
 
   Background:
     Given the flags:
-      """yaml
+      """
       environments: [production]
       flags:
         beta:

@@ -9,7 +9,7 @@ Feature: Errors and the default value
 
   Background:
     Given the flags:
-      """yaml
+      """
       environments: [production]
       flags:
         checkout:

@@ -9,7 +9,7 @@ Feature: Resolution reasons
 
   Background:
     Given the flags:
-      """yaml
+      """
       environments: [production]
       flags:
         kill:

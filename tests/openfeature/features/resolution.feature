@@ -8,7 +8,7 @@ Feature: Resolution of every flag type
 
   Background:
     Given the flags:
-      """yaml
+      """
       environments: [production]
       flags:
         checkout:

@@ -6,13 +6,12 @@ Feature: Provider status and events
   PROVIDER_READY, PROVIDER_CONFIGURATION_CHANGED when the flags it resolves
   change, PROVIDER_STALE. (OpenFeature specification: provider status,
   initialization, events.)
-
-  Scenarios tagged @events need an SDK with an event API: open-feature 0.3
+  The scenarios tagged @events need an SDK with an event API: open-feature 0.3
   (the Rust SDK) has none, so only the JavaScript runner runs them.
 
   Background:
     Given the flags:
-      """yaml
+      """
       environments: [production]
       flags:
         kill:
@@ -47,7 +46,7 @@ Feature: Provider status and events
   Scenario: A new ruleset is resolved from the next evaluation on
     Given a provider serving the published flags
     When the flags are changed to:
-      """yaml
+      """
       environments: [production]
       flags:
         kill:
@@ -64,7 +63,7 @@ Feature: Provider status and events
     Given a provider serving the published flags
     Then the provider has not emitted PROVIDER_CONFIGURATION_CHANGED
     When the flags are changed to:
-      """yaml
+      """
       environments: [production]
       flags:
         kill:
