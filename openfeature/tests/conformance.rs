@@ -24,7 +24,9 @@
 //! `cargo test --workspace` does first, or `$EDGEFLAG_BIN`). Run alone:
 //! `cargo test -p edgeflag-openfeature --test conformance`.
 
+use cucumber::cli::{self, Parser as _};
 use cucumber::gherkin::Step;
+use cucumber::tag::Ext as _;
 use cucumber::{given, then, when, writer, World as _};
 use edgeflag_client::Client;
 use edgeflag_openfeature::EdgeflagProvider;
@@ -586,20 +588,42 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    // cucumber's own options (`--name`, `--tags`, …) apply; anything else —
+    // libtest's (`--nocapture`, a test name filter) when `cargo test` passes
+    // them on to every test binary — runs every scenario instead of failing.
+    let mut opts = cli::Opts::<_, _, _, cli::Empty>::try_parse().unwrap_or_else(|e| {
+        eprintln!("conformance: not cucumber options, running every scenario: {e}");
+        cli::Opts::default()
+    });
+    // cucumber applies `--name`/`--tags` instead of a run's filter; taken here,
+    // they narrow the run and @events scenarios stay out all the same.
+    let (by_name, by_tags) = (opts.re_filter.take(), opts.tags_filter.take());
     let left_out = Arc::new(Mutex::new(Vec::new()));
     let left = left_out.clone();
     let summary = rt.block_on(
         Conformance::cucumber()
+            .with_cli(opts)
             .max_concurrent_scenarios(4)
             .fail_on_skipped()
-            .filter_run(features(), move |feature, _, scenario| {
-                let events = scenario.tags.iter().any(|t| t == EVENTS_TAG);
-                if events {
+            .filter_run(features(), move |feature, rule, scenario| {
+                let tags = || {
+                    feature
+                        .tags
+                        .iter()
+                        .chain(rule.iter().flat_map(|r| &r.tags))
+                        .chain(&scenario.tags)
+                };
+                let wanted = by_name
+                    .as_ref()
+                    .is_none_or(|re| re.is_match(&scenario.name))
+                    && by_tags.as_ref().is_none_or(|t| t.eval(tags()));
+                let events = tags().any(|t| t == EVENTS_TAG);
+                if wanted && events {
                     left.lock()
                         .unwrap()
                         .push(format!("{}: {}", feature.name, scenario.name));
                 }
-                !events
+                wanted && !events
             }),
     );
     let left_out = left_out.lock().unwrap();
