@@ -6,7 +6,9 @@
 #   against a real `edgeflag serve`; the OpenFeature providers through the real
 #   SDKs (server: Node; web, and the official OFREP web provider: Chromium);
 #   headless Chromium (Debian chromium + playwright-core); Cloudflare's workerd
-#   running examples/edge-worker.
+#   running examples/edge-worker; then the OpenFeature conformance scenarios
+#   (tests/openfeature/features, shared with the Rust provider) against the
+#   server provider through @openfeature/server-sdk (cucumber-js, --strict).
 # Installs only what is missing (Chromium via apt, node_modules via npm ci,
 # wasm-bindgen-cli and the wasm32 target via build.sh).
 set -euo pipefail
@@ -70,3 +72,7 @@ node --test --test-concurrency=1 \
   test/openfeature-workerd.test.mjs \
   test/openfeature-readme.test.mjs \
   test/workerd.test.mjs
+
+step "OpenFeature conformance scenarios: server provider (cucumber-js, tests/openfeature/features)"
+node_modules/.bin/cucumber-js --strict --format summary \
+  --import 'test/cucumber/*.mjs' "$root/tests/openfeature/features"
