@@ -944,6 +944,21 @@ pub async fn restart_keeps_state(backend: Backend) {
     let rs = s.served("production").await;
     assert!(rs.header().version > v1);
     assert!(!on_for(&rs, "kept", "u"));
+    // The server answers OFREP on the origin's paths too.
+    let ofrep: Value = reqwest::Client::new()
+        .post(format!(
+            "{}/production/ofrep/v1/evaluate/flags/kept",
+            s.base
+        ))
+        .json(&json!({"context": {"targetingKey": "u"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ofrep["value"], false, "{ofrep:#}");
+    assert_eq!(ofrep["reason"], "DISABLED", "{ofrep:#}");
     s.stop().await;
 }
 
