@@ -13,6 +13,7 @@
 //! assert_eq!(docs.flags[0].1, serde_json::json!({"fallthrough": "off", "tags": ["x"]}));
 //! ```
 
+pub use crate::source::schema::ENV_FIELDS;
 use crate::source::yaml::{Node, Value as Yaml};
 use crate::Diagnostics;
 use serde_json::{Map, Number, Value};

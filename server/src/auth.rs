@@ -152,9 +152,13 @@ impl Identity {
 
 /// The stored form of a secret: hex SHA-256.
 pub fn hash(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in digest {
+    hex(&Sha256::digest(secret.as_bytes()))
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
         out.push_str(&format!("{b:02x}"));
     }
     out
@@ -165,11 +169,7 @@ pub fn new_secret(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     // The OS random source failing is not something a server can go on from.
     getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    let mut out = String::from(prefix);
-    for b in bytes {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    format!("{prefix}{}", hex(&bytes))
 }
 
 /// A token as listed (never its secret).

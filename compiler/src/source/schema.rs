@@ -275,7 +275,8 @@ const FLAG_FIELDS: [&str; 14] = [
     "client_side",
     "environments",
 ];
-const ENV_FIELDS: [&str; 6] = [
+/// The fields an environment may override (`environments.<env>.<field>`).
+pub const ENV_FIELDS: [&str; 6] = [
     "enabled",
     "off_variation",
     "prerequisites",

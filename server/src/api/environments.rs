@@ -4,7 +4,7 @@
 use super::resources::Changed;
 use super::{if_match, ApiError, App, Caller, RequestId};
 use crate::auth::Role;
-use crate::change::{Edit, Expect, Request, Target};
+use crate::change::{Edit, Expect, Target};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -67,18 +67,12 @@ async fn change(
             "{name:?} is not a valid environment name: [A-Za-z0-9][A-Za-z0-9._-]{{0,63}}"
         )));
     }
-    let req = Request {
-        who: &who.0,
-        request_id: &rid.0,
-        action,
-        comment,
-    };
     let edit = Edit {
         target: Target::Environment(name.to_owned()),
         after,
         expect,
     };
-    Ok(Changed::of(app.engine.apply(&req, &[edit]).await?))
+    super::resources::apply_one(app, who, rid, edit, action, comment).await
 }
 
 /// Every environment, in order, with what it serves now.

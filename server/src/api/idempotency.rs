@@ -4,7 +4,7 @@
 //! kept for a day; only answers below 500 are kept (a failure may be retried).
 
 use super::{ApiError, App};
-use crate::auth::hash;
+use crate::auth::{hash, hex};
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -70,7 +70,7 @@ async fn replay_or_run(
     fp.update(parts.uri.path().as_bytes());
     fp.update([0]);
     fp.update(&bytes);
-    let fingerprint: String = fp.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let fingerprint = hex(&fp.finalize());
 
     let db_err = |e: sqlx::Error| ApiError::from(e).into_response();
     let mut conn = app.engine.db.pool.acquire().await.map_err(db_err)?;

@@ -211,11 +211,6 @@ async fn openapi(_: Caller) -> Response {
     axum::Json(ApiDoc::openapi()).into_response()
 }
 
-/// The OpenAPI document as JSON (for tests and `edgeflag` tooling).
-pub fn openapi_json() -> String {
-    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
-}
-
 /// The `/api/v1` routes.
 pub fn router(app: Arc<App>) -> Router {
     let flag_env = "/api/v1/flags/{key}/environments/{env}";

@@ -290,19 +290,31 @@ async fn write(
     if let Some(v) = &after {
         check_definition(v)?;
     }
+    let edit = Edit {
+        target: kind.target(key),
+        after,
+        expect,
+    };
+    apply_one(app, who, rid, edit, action, comment).await
+}
+
+/// Applies one edit as `who`'s change (the step every single-resource write
+/// of the API ends with).
+pub(crate) async fn apply_one(
+    app: &App,
+    who: &Caller,
+    rid: &RequestId,
+    edit: Edit,
+    action: &str,
+    comment: Option<&str>,
+) -> Result<Changed, ApiError> {
     let req = Request {
         who: &who.0,
         request_id: &rid.0,
         action,
         comment,
     };
-    let edit = Edit {
-        target: kind.target(key),
-        after,
-        expect,
-    };
-    let applied = app.engine.apply(&req, &[edit]).await?;
-    Ok(Changed::of(applied))
+    Ok(Changed::of(app.engine.apply(&req, &[edit]).await?))
 }
 
 /// Lists flags, by key, a page at a time.

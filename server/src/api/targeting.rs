@@ -21,15 +21,7 @@ use sqlx::Row;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// The fields an environment may override.
-const ENV_FIELDS: [&str; 6] = [
-    "enabled",
-    "off_variation",
-    "prerequisites",
-    "targets",
-    "rules",
-    "fallthrough",
-];
+use edgeflag_compiler::documents::ENV_FIELDS;
 
 /// What a flag serves in one environment: its own fields with the
 /// environment's overrides applied.
