@@ -60,6 +60,10 @@ pub fn run(args: ServerArgs) -> Result<ExitCode, CliError> {
         for (env, v) in server.origin().versions() {
             outln!("  ruleset:    http://{addr}/{env}/current.efr (v{v})");
         }
+        if let Some(secret) = server.setup_secret() {
+            outln!("no dashboard user yet: open this one-time link to make the first admin:");
+            outln!("  http://{addr}/?setup={secret}");
+        }
         match server.first_token() {
             Some(token) => {
                 outln!("first start: an admin token was made; it is shown only now:");

@@ -1,7 +1,8 @@
 //! Who is asking and what they may do.
 //!
-//! Every API request carries `Authorization: Bearer <token>`. A token has a
-//! role and may be limited to some environments:
+//! Every API request carries `Authorization: Bearer <token>` or a dashboard
+//! session cookie ([`crate::users`]). A token or user has a role and may be
+//! limited to some environments:
 //!
 //! | role | may |
 //! |---|---|
@@ -47,7 +48,7 @@ impl Role {
         }
     }
 
-    fn parse(s: &str) -> Option<Role> {
+    pub(crate) fn parse(s: &str) -> Option<Role> {
         match s {
             "viewer" => Some(Role::Viewer),
             "editor" => Some(Role::Editor),
@@ -74,9 +75,15 @@ pub struct Identity {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Denied {
-    /// No `Authorization: Bearer` header.
-    #[error("no token: send `Authorization: Bearer <token>`")]
+    /// No `Authorization: Bearer` header and no session cookie.
+    #[error("not signed in: send `Authorization: Bearer <token>` or sign in")]
     NoToken,
+    /// The session cookie is not known or has expired.
+    #[error("the session has ended (signed out or expired): sign in again")]
+    NoSession,
+    /// A cookie-authenticated change without the session's CSRF token.
+    #[error("missing or wrong X-CSRF-Token: a change made with a session cookie must echo the session's CSRF token")]
+    Csrf,
     /// The token is not known (or was deleted).
     #[error("unknown or revoked token")]
     UnknownToken,
@@ -110,7 +117,7 @@ impl Denied {
     /// 401 for a missing or unknown identity, 403 for a missing right.
     pub fn status(&self) -> u16 {
         match self {
-            Denied::NoToken | Denied::UnknownToken => 401,
+            Denied::NoToken | Denied::UnknownToken | Denied::NoSession => 401,
             _ => 403,
         }
     }

@@ -62,8 +62,10 @@ pub enum DbError {
 #[derive(Debug)]
 struct Embedded;
 
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "model", include_str!("../migrations/0001_model.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "model", include_str!("../migrations/0001_model.sql")),
+    (2, "users", include_str!("../migrations/0002_users.sql")),
+];
 
 impl<'s> MigrationSource<'s> for Embedded {
     fn resolve(

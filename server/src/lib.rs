@@ -27,9 +27,11 @@
 pub mod api;
 pub mod auth;
 pub mod change;
+pub mod dashboard;
 pub mod db;
 pub mod metrics;
 pub mod project;
+pub mod users;
 
 use auth::{Identity, Role};
 use change::{Edit, Engine, Expect, Request, SignWith, Target};
@@ -138,6 +140,7 @@ pub struct Server {
     origin: Origin,
     app: Arc<api::App>,
     first_token: Option<String>,
+    setup_secret: Option<String>,
 }
 
 /// The identity the server itself acts as (seeding, repairs).
@@ -177,10 +180,20 @@ impl Server {
         seed(&app.engine).await?;
         let first_token = tokens(&app.engine, config.bootstrap_token.as_deref()).await?;
         app.engine.repair(true).await?;
+        let mut conn = app
+            .engine
+            .db
+            .pool
+            .acquire()
+            .await
+            .map_err(db::DbError::from)?;
+        let setup_secret = (users::count(&mut conn).await? == 0).then(|| app.new_setup_secret());
+        drop(conn);
         Ok(Server {
             origin,
             app,
             first_token,
+            setup_secret,
         })
     }
 
@@ -193,6 +206,12 @@ impl Server {
     /// only its hash is stored).
     pub fn first_token(&self) -> Option<&str> {
         self.first_token.as_deref()
+    }
+
+    /// While no dashboard user exists: this start's one-time secret for
+    /// making the first admin, opened as `/?setup=<secret>` (shown once).
+    pub fn setup_secret(&self) -> Option<&str> {
+        self.setup_secret.as_deref()
     }
 
     /// What the origin serves.
@@ -215,7 +234,7 @@ impl Server {
                 }
             }
         });
-        let routes = api::router(self.app);
+        let routes = api::router(self.app).merge(dashboard::router());
         let result = self.origin.run_with_until(routes, stop).await;
         repair.abort();
         Ok(result?)

@@ -43,3 +43,8 @@ async fn restart_keeps_state() {
 async fn two_servers_share_one_database() {
     scenarios::two_servers_share_one_database(common::postgres()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_sessions_and_csrf() {
+    scenarios::users_sessions_and_csrf(common::postgres()).await;
+}

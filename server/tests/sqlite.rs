@@ -38,3 +38,13 @@ async fn openapi_document() {
 async fn restart_keeps_state() {
     scenarios::restart_keeps_state(Backend::Sqlite).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_sessions_and_csrf() {
+    scenarios::users_sessions_and_csrf(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_is_served() {
+    scenarios::dashboard_is_served(Backend::Sqlite).await;
+}

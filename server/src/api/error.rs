@@ -14,7 +14,7 @@ pub struct ApiError {
     #[serde(skip)]
     status: u16,
     /// A stable code: `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`, `CONFLICT`,
-    /// `PRECONDITION_FAILED`, `INVALID`, `BAD_REQUEST`, `UNAVAILABLE`,
+    /// `PRECONDITION_FAILED`, `INVALID`, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `UNAVAILABLE`,
     /// `INTERNAL`.
     pub error: &'static str,
     /// What went wrong, for people.
@@ -46,6 +46,12 @@ impl ApiError {
     /// 404.
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(404, "NOT_FOUND", message)
+    }
+
+    /// Says when to retry (`Retry-After`, seconds).
+    pub fn retry_after(mut self, secs: u64) -> ApiError {
+        self.retry_after = Some(secs);
+        self
     }
 
     /// The status code.

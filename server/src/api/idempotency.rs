@@ -51,12 +51,7 @@ async fn replay_or_run(
         .to_owned();
     // Scoped by the caller's token (an anonymous request is refused later
     // anyway, and is not replayed).
-    let Some(token) = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(hash)
-    else {
+    let Some(token) = super::Credential::of(req.headers()).map(|c| c.scope()) else {
         return Ok(next.run(req).await);
     };
     let scope = hash(&format!("{token}:{key}"));

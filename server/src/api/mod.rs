@@ -1,7 +1,9 @@
 //! The admin REST API under `/api/v1`, and its OpenAPI 3.1 document at
 //! `/api/v1/openapi.json` (generated from the handlers' annotations).
 //!
-//! Every route needs a token (`Authorization: Bearer …`, see [`crate::auth`]);
+//! Every route needs a token (`Authorization: Bearer …`, see [`crate::auth`])
+//! or a dashboard session ([`crate::users`]; changes then need its CSRF
+//! token), except signing in and the first admin's setup;
 //! resources carry an `ETag` (their revision) and writes take `If-Match`;
 //! POSTs take an `Idempotency-Key` ([`idempotency`]).
 
@@ -12,8 +14,10 @@ mod history;
 pub mod idempotency;
 mod project;
 mod resources;
+mod session;
 mod targeting;
 mod tokens;
+mod users;
 
 pub use error::ApiError;
 
@@ -39,6 +43,11 @@ pub struct App {
     pub origin: Arc<edgeflag_origin::State>,
     /// Request ids: a process prefix and a counter.
     ids: (String, AtomicU64),
+    /// The sign-in rate limit.
+    pub sign_in: crate::users::SignInLimit,
+    /// The hash of this process's one-time setup secret, while no user
+    /// exists.
+    setup: std::sync::Mutex<Option<String>>,
 }
 
 impl App {
@@ -48,6 +57,27 @@ impl App {
             engine,
             origin,
             ids: (auth::new_secret("")[..8].to_owned(), AtomicU64::new(0)),
+            sign_in: crate::users::SignInLimit::default(),
+            setup: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// A new one-time setup secret for the first admin (the previous one stops
+    /// working). Shown once, as the link `/?setup=<secret>`.
+    pub fn new_setup_secret(&self) -> String {
+        let secret = auth::new_secret("");
+        *self.setup.lock().unwrap_or_else(|p| p.into_inner()) = Some(auth::hash(&secret));
+        secret
+    }
+
+    /// Uses up the setup secret if `secret` is it.
+    fn take_setup(&self, secret: &str) -> bool {
+        let mut held = self.setup.lock().unwrap_or_else(|p| p.into_inner());
+        if held.as_deref() == Some(auth::hash(secret).as_str()) {
+            *held = None;
+            true
+        } else {
+            false
         }
     }
 
@@ -66,25 +96,73 @@ pub struct RequestId(pub String);
 #[derive(Debug, Clone)]
 pub struct Caller(pub Identity);
 
+/// What a request authenticates with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Credential<'h> {
+    /// `Authorization: Bearer <token>`.
+    Bearer(&'h str),
+    /// The dashboard's session cookie.
+    Session(&'h str),
+}
+
+impl Credential<'_> {
+    /// The bearer token, else the session cookie, of `headers`.
+    pub(crate) fn of(headers: &HeaderMap) -> Option<Credential<'_>> {
+        if let Some(v) = headers.get(header::AUTHORIZATION) {
+            let v = v.to_str().ok()?;
+            return v
+                .strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+                .map(|t| Credential::Bearer(t.trim()));
+        }
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| crate::users::cookie(v, crate::users::SESSION_COOKIE))
+            .map(Credential::Session)
+    }
+
+    /// A stable name of the credential (for scoping idempotency keys).
+    pub(crate) fn scope(&self) -> String {
+        match self {
+            Credential::Bearer(t) => auth::hash(t),
+            Credential::Session(s) => auth::hash(&format!("session:{s}")),
+        }
+    }
+}
+
 impl FromRequestParts<Arc<App>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Caller, ApiError> {
-        let secret = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or(auth::Denied::NoToken)?;
+        let credential = Credential::of(&parts.headers).ok_or(auth::Denied::NoToken)?;
         let mut conn = app.engine.db.pool.acquire().await?;
-        let who = auth::identify(&mut conn, secret)
-            .await?
-            .ok_or(auth::Denied::UnknownToken)?;
-        Ok(Caller(who))
+        match credential {
+            Credential::Bearer(secret) => {
+                let who = auth::identify(&mut conn, secret)
+                    .await?
+                    .ok_or(auth::Denied::UnknownToken)?;
+                Ok(Caller(who))
+            }
+            Credential::Session(secret) => {
+                let (user, csrf) = crate::users::session(&mut conn, secret)
+                    .await?
+                    .ok_or(auth::Denied::NoSession)?;
+                let safe = matches!(
+                    parts.method,
+                    axum::http::Method::GET | axum::http::Method::HEAD
+                );
+                let echoed = parts
+                    .headers
+                    .get(crate::users::CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok());
+                if !safe && echoed != Some(csrf.as_str()) {
+                    return Err(auth::Denied::Csrf.into());
+                }
+                Ok(Caller(user.identity()))
+            }
+        }
     }
 }
 
@@ -184,6 +262,8 @@ pub(crate) fn with_etag(revision: i64, body: impl IntoResponse) -> Response {
         project::get, project::put,
         audit::list,
         tokens::list, tokens::create, tokens::delete,
+        session::get, session::sign_in, session::sign_out, session::setup,
+        users::list, users::create, users::delete,
         openapi,
     ),
     modifiers(&BearerAuth),
@@ -255,6 +335,15 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/api/v1/tokens/{id}", axum::routing::delete(tokens::delete))
+        .route(
+            "/api/v1/session",
+            get(session::get)
+                .post(session::sign_in)
+                .delete(session::sign_out),
+        )
+        .route("/api/v1/setup", post(session::setup))
+        .route("/api/v1/users", get(users::list).post(users::create))
+        .route("/api/v1/users/{id}", axum::routing::delete(users::delete))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             idempotency::layer,

@@ -59,6 +59,8 @@ pub struct TestServer {
     pub base: String,
     pub data: PathBuf,
     pub database: Option<String>,
+    /// This start's setup secret (while no user exists).
+    pub setup: Option<String>,
     http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -80,6 +82,7 @@ impl TestServer {
             .await
             .expect("server starts");
         let base = format!("http://{}", server.local_addr().unwrap());
+        let setup = server.setup_secret().map(str::to_owned);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             server
@@ -93,6 +96,7 @@ impl TestServer {
             base,
             data,
             database,
+            setup,
             http: reqwest::Client::new(),
             stop: Some(tx),
             task: Some(task),

@@ -1070,3 +1070,406 @@ pub async fn two_servers_share_one_database(backend: Backend) {
     b.stop().await;
     a.stop().await;
 }
+
+/// The session cookie (`name=value`) a response set.
+fn session_cookie(headers: &reqwest::header::HeaderMap) -> String {
+    let set = headers
+        .get("set-cookie")
+        .expect("a Set-Cookie header")
+        .to_str()
+        .unwrap();
+    assert!(set.contains("HttpOnly"), "{set}");
+    assert!(set.contains("SameSite=Strict"), "{set}");
+    set.split(';').next().unwrap().to_owned()
+}
+
+/// Dashboard users: the first admin from the setup link, sign-in, sessions,
+/// CSRF on every change, roles for users, the sign-in rate limit, sign-out and
+/// deletion ending sessions.
+pub async fn users_sessions_and_csrf(backend: Backend) {
+    let s = TestServer::start(&backend, "users").await;
+    let setup = s.setup.clone().expect("a new server has a setup secret");
+    let (st, _, _) = s
+        .call(None, Method::GET, "/api/v1/session", None, &[])
+        .await;
+    assert_eq!(st, 401);
+
+    // The setup link: a wrong secret, a weak password, then the first admin.
+    let mut body = json!({"token": "wrong", "username": "ana", "password": "a long passphrase"});
+    let (st, _, v) = s
+        .call(None, Method::POST, "/api/v1/setup", Some(body.clone()), &[])
+        .await;
+    assert_eq!(st, 403, "{v:#}");
+    body["token"] = json!(setup);
+    body["password"] = json!("short");
+    let (st, _, v) = s
+        .call(None, Method::POST, "/api/v1/setup", Some(body.clone()), &[])
+        .await;
+    assert_eq!(st, 400, "{v:#}");
+    assert!(v["message"].as_str().unwrap().contains("at least 10"));
+    body["password"] = json!("a long passphrase");
+    let (st, headers, v) = s
+        .call(None, Method::POST, "/api/v1/setup", Some(body.clone()), &[])
+        .await;
+    assert_eq!(st, 200, "{v:#}");
+    assert_eq!(v["user"]["name"], "ana");
+    assert_eq!(v["user"]["role"], "admin");
+    let ana = session_cookie(&headers);
+    let ana_csrf = v["csrf"].as_str().unwrap().to_owned();
+    assert_eq!(ana_csrf.len(), 64);
+    let (st, _, _) = s
+        .call(None, Method::POST, "/api/v1/setup", Some(body), &[])
+        .await;
+    assert_eq!(st, 409, "setup works once");
+
+    // The cookie reads; a change needs the CSRF token too.
+    let (st, _, v) = s
+        .call(
+            None,
+            Method::GET,
+            "/api/v1/session",
+            None,
+            &[("cookie", &ana)],
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), v["csrf"].as_str()),
+        (200, Some(ana_csrf.as_str()))
+    );
+    let (st, _, _) = s
+        .call(
+            None,
+            Method::GET,
+            "/api/v1/flags",
+            None,
+            &[("cookie", &ana)],
+        )
+        .await;
+    assert_eq!(st, 200);
+    let flag = json!({"key": "dash"});
+    for csrf in [None, Some("0".repeat(64))] {
+        let mut headers = vec![("cookie", ana.as_str())];
+        if let Some(c) = &csrf {
+            headers.push(("x-csrf-token", c));
+        }
+        let (st, _, v) = s
+            .call(
+                None,
+                Method::POST,
+                "/api/v1/flags",
+                Some(flag.clone()),
+                &headers,
+            )
+            .await;
+        assert_eq!(st, 403, "{v:#}");
+        assert!(v["message"].as_str().unwrap().contains("CSRF"), "{v:#}");
+    }
+    let with_csrf = [
+        ("cookie", ana.as_str()),
+        ("x-csrf-token", ana_csrf.as_str()),
+    ];
+    let (st, _, v) = s
+        .call(None, Method::POST, "/api/v1/flags", Some(flag), &with_csrf)
+        .await;
+    assert_eq!(st, 201, "{v:#}");
+    let audit = s
+        .admin(Method::GET, "/api/v1/audit?key=dash", None, 200)
+        .await;
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["actor"] == "user:ana"),
+        "{audit:#}"
+    );
+
+    // Users: made by admins only, names unique, passwords checked.
+    let user = |name: &str, role: &str, envs: Option<&[&str]>| {
+        let mut u = json!({"name": name, "password": format!("{name} password 123"), "role": role});
+        if let Some(e) = envs {
+            u["environments"] = json!(e);
+        }
+        u
+    };
+    let (st, _, v) = s
+        .call(
+            None,
+            Method::POST,
+            "/api/v1/users",
+            Some(user("ed", "editor", Some(&["staging"]))),
+            &with_csrf,
+        )
+        .await;
+    assert_eq!(st, 201, "{v:#}");
+    let ed_id = v["id"].as_str().unwrap().to_owned();
+    assert!(v.get("password").is_none());
+    let (st, _, _) = s
+        .call(
+            None,
+            Method::POST,
+            "/api/v1/users",
+            Some(user("ed", "viewer", None)),
+            &with_csrf,
+        )
+        .await;
+    assert_eq!(st, 409);
+    let mut weak = user("vic", "viewer", None);
+    weak["password"] = json!("123");
+    let (st, _, _) = s
+        .call(None, Method::POST, "/api/v1/users", Some(weak), &with_csrf)
+        .await;
+    assert_eq!(st, 400);
+    s.admin(
+        Method::POST,
+        "/api/v1/users",
+        Some(user("vic", "viewer", None)),
+        201,
+    )
+    .await;
+    let editor = s.token("users-editor", "editor", None).await;
+    for (method, path, body) in [
+        (Method::GET, "/api/v1/users".to_owned(), None),
+        (
+            Method::POST,
+            "/api/v1/users".to_owned(),
+            Some(user("x", "admin", None)),
+        ),
+        (Method::DELETE, format!("/api/v1/users/{ed_id}"), None),
+    ] {
+        let (st, _, v) = s
+            .call(Some(&editor), method.clone(), &path, body, &[])
+            .await;
+        assert_eq!(st, 403, "editor {method} {path}: {v:#}");
+        assert!(
+            v["message"].as_str().unwrap().contains("admin role"),
+            "{v:#}"
+        );
+    }
+    let listed = s.admin(Method::GET, "/api/v1/users", None, 200).await;
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ana", "ed", "vic"]);
+
+    // A user's role and environments apply to its session.
+    let sign_in = |name: &str, password: String| json!({"username": name, "password": password});
+    let (st, headers, v) = s
+        .call(
+            None,
+            Method::POST,
+            "/api/v1/session",
+            Some(sign_in("ed", "ed password 123".into())),
+            &[],
+        )
+        .await;
+    assert_eq!(st, 200, "{v:#}");
+    let ed = session_cookie(&headers);
+    let ed_csrf = v["csrf"].as_str().unwrap().to_owned();
+    let ed_headers = [("cookie", ed.as_str()), ("x-csrf-token", ed_csrf.as_str())];
+    let (st, _, v) = s
+        .call(
+            None,
+            Method::POST,
+            "/api/v1/flags/dash/environments/production/toggle",
+            Some(json!({"enabled": false})),
+            &ed_headers,
+        )
+        .await;
+    assert_eq!(st, 403, "{v:#}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("limited to staging"),
+        "{v:#}"
+    );
+    let (st, _, v) = s
+        .call(
+            None,
+            Method::POST,
+            "/api/v1/flags/dash/environments/staging/toggle",
+            Some(json!({"enabled": false})),
+            &ed_headers,
+        )
+        .await;
+    assert_eq!(st, 200, "{v:#}");
+
+    // Five wrong passwords, then 429 with Retry-After, even for the right one.
+    for _ in 0..5 {
+        let (st, _, v) = s
+            .call(
+                None,
+                Method::POST,
+                "/api/v1/session",
+                Some(sign_in("vic", "wrong password!".into())),
+                &[],
+            )
+            .await;
+        assert_eq!(st, 401, "{v:#}");
+        assert_eq!(v["message"], "wrong user name or password");
+    }
+    let (st, headers, v) = s
+        .call(
+            None,
+            Method::POST,
+            "/api/v1/session",
+            Some(sign_in("vic", "vic password 123".into())),
+            &[],
+        )
+        .await;
+    assert_eq!(st, 429, "{v:#}");
+    let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=300).contains(&retry), "{retry}");
+    // An unknown name is refused the same way as a wrong password.
+    let (st, _, v) = s
+        .call(
+            None,
+            Method::POST,
+            "/api/v1/session",
+            Some(sign_in("nobody", "whatever it is".into())),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (st.as_u16(), &v["message"]),
+        (401, &json!("wrong user name or password"))
+    );
+
+    // Signing out ends the session; deleting a user ends its sessions.
+    let (st, headers, _) = s
+        .call(None, Method::DELETE, "/api/v1/session", None, &ed_headers)
+        .await;
+    assert_eq!(st, 204);
+    assert!(headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let (st, _, v) = s
+        .call(None, Method::GET, "/api/v1/flags", None, &[("cookie", &ed)])
+        .await;
+    assert_eq!(st, 401, "{v:#}");
+    assert!(v["message"].as_str().unwrap().contains("sign in again"));
+    let (_, headers, _) = s
+        .call(
+            None,
+            Method::POST,
+            "/api/v1/session",
+            Some(sign_in("ed", "ed password 123".into())),
+            &[],
+        )
+        .await;
+    let ed_again = session_cookie(&headers);
+    let (st, _, _) = s
+        .call(
+            None,
+            Method::DELETE,
+            &format!("/api/v1/users/{ed_id}"),
+            None,
+            &with_csrf,
+        )
+        .await;
+    assert_eq!(st, 204);
+    let (st, _, _) = s
+        .call(
+            None,
+            Method::GET,
+            "/api/v1/flags",
+            None,
+            &[("cookie", &ed_again)],
+        )
+        .await;
+    assert_eq!(st, 401, "a deleted user's session ends");
+
+    // Behind TLS the cookie is Secure; a restart prints no setup link any more.
+    let (_, headers, _) = s
+        .call(
+            None,
+            Method::POST,
+            "/api/v1/session",
+            Some(sign_in("ana", "a long passphrase".into())),
+            &[("x-forwarded-proto", "https")],
+        )
+        .await;
+    assert!(headers["set-cookie"].to_str().unwrap().contains("; Secure"));
+    let (data, database) = s.stop().await;
+    let s = TestServer::start_at(data, database).await;
+    assert_eq!(s.setup, None);
+    let (st, _, _) = s
+        .call(
+            None,
+            Method::GET,
+            "/api/v1/session",
+            None,
+            &[("cookie", &ana)],
+        )
+        .await;
+    assert_eq!(st, 200, "sessions survive a restart");
+    s.stop().await;
+}
+
+/// `/` serves the dashboard (or, in a binary built without it, how to build
+/// it) with a strict Content-Security-Policy; unknown assets are 404s, and
+/// the origin's paths still answer beside it.
+pub async fn dashboard_is_served(backend: Backend) {
+    let s = TestServer::start(&backend, "dashboard").await;
+    let http = reqwest::Client::new();
+    let resp = http.get(format!("{}/", s.base)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let page = resp.text().await.unwrap();
+    if edgeflag_server::dashboard::is_built() {
+        assert!(
+            page.contains("/_dashboard/"),
+            "the built index loads its assets: {page}"
+        );
+        let script = page
+            .split("src=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the index names its script");
+        let js = http
+            .get(format!("{}{script}", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(js.status(), 200, "{script}");
+        assert!(js.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript"));
+        assert!(js.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable"));
+    } else {
+        assert!(page.contains("npm run build"), "{page}");
+    }
+    let missing = http
+        .get(format!("{}/_dashboard/assets/nope.js", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let efr = http
+        .get(format!("{}/staging/current.efr", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(efr.status(), 200, "the origin's paths still answer");
+    s.stop().await;
+}
