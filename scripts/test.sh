@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "dashboard: type check and Vite build (embedded in edgeflag-server)"
+(cd dashboard && npm run build)
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -27,6 +30,10 @@ bash infra/local/stack.sh check
 
 step "cargo test (including publish to Garage/moto, reads through nginx, the control plane on PostgreSQL)"
 cargo test --workspace --all-features
+
+step "dashboard end to end in headless Chromium (dashboard/test/e2e.mjs)"
+cargo build -p edgeflag-cli
+EDGEFLAG_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/edgeflag" node dashboard/test/e2e.mjs
 
 step "evaluator and compiler build for wasm32-unknown-unknown (the browser validates rules)"
 cargo build --target wasm32-unknown-unknown -p edgeflag-evaluator -p edgeflag-compiler

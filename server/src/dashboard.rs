@@ -17,7 +17,7 @@ use axum::routing::get;
 use axum::Router;
 
 #[derive(rust_embed::Embed)]
-#[folder = "$CARGO_MANIFEST_DIR/../dashboard/dist/"]
+#[folder = "../dashboard/dist/"]
 #[allow_missing = true]
 struct Built;
 
@@ -31,7 +31,7 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
 const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>edgeflag</title>\
 <h1>The dashboard is not built into this binary</h1>\
 <p>Run <code>npm ci &amp;&amp; npm run build</code> in <code>dashboard/</code>, then rebuild \
-(<code>bash scripts/demo.sh</code> does both). The API is at <code>/api/v1/</code>.</p>";
+(<code>bash scripts/server.sh</code> does both). The API is at <code>/api/v1/</code>.</p>";
 
 /// Whether this binary carries a built dashboard.
 pub fn is_built() -> bool {
