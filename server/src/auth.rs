@@ -48,7 +48,7 @@ impl Role {
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Option<Role> {
+    fn parse(s: &str) -> Option<Role> {
         match s {
             "viewer" => Some(Role::Viewer),
             "editor" => Some(Role::Editor),
@@ -157,6 +157,17 @@ impl Identity {
     }
 }
 
+/// A stored role and environment list (`a,b`; NULL: all), as read back.
+pub(crate) fn stored_rights(
+    role: &str,
+    environments: Option<String>,
+) -> (Role, Option<Vec<String>>) {
+    (
+        Role::parse(role).unwrap_or(Role::Viewer),
+        environments.map(|e| e.split(',').map(str::to_owned).collect()),
+    )
+}
+
 /// The stored form of a secret: hex SHA-256.
 pub fn hash(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
@@ -204,13 +215,12 @@ pub async fn identify(conn: &mut AnyConnection, secret: &str) -> Result<Option<I
         .fetch_optional(&mut *conn)
         .await?;
     let Some(row) = row else { return Ok(None) };
-    let role: String = row.try_get(2)?;
-    let envs: Option<String> = row.try_get(3)?;
+    let (role, environments) = stored_rights(&row.try_get::<String, _>(2)?, row.try_get(3)?);
     Ok(Some(Identity {
         actor: format!("token:{}", row.try_get::<String, _>(1)?),
         token_id: row.try_get(0)?,
-        role: Role::parse(&role).unwrap_or(Role::Viewer),
-        environments: envs.map(|e| e.split(',').map(str::to_owned).collect()),
+        role,
+        environments,
     }))
 }
 
@@ -258,13 +268,13 @@ pub async fn list(conn: &mut AnyConnection) -> Result<Vec<TokenInfo>, DbError> {
     .await?;
     rows.iter()
         .map(|row| {
-            let role: String = row.try_get(2)?;
-            let envs: Option<String> = row.try_get(3)?;
+            let (role, environments) =
+                stored_rights(&row.try_get::<String, _>(2)?, row.try_get(3)?);
             Ok(TokenInfo {
                 id: row.try_get(0)?,
                 name: row.try_get(1)?,
-                role: Role::parse(&role).unwrap_or(Role::Viewer),
-                environments: envs.map(|e| e.split(',').map(str::to_owned).collect()),
+                role,
+                environments,
                 created_at: row.try_get(4)?,
                 created_by: row.try_get(5)?,
             })

@@ -115,13 +115,12 @@ impl UserInfo {
 const USER_COLUMNS: &str = "id, name, role, environments, created_at, created_by";
 
 fn user_of(row: &sqlx::any::AnyRow) -> Result<UserInfo, DbError> {
-    let role: String = row.try_get(2)?;
-    let envs: Option<String> = row.try_get(3)?;
+    let (role, environments) = auth::stored_rights(&row.try_get::<String, _>(2)?, row.try_get(3)?);
     Ok(UserInfo {
         id: row.try_get(0)?,
         name: row.try_get(1)?,
-        role: Role::parse(&role).unwrap_or(Role::Viewer),
-        environments: envs.map(|e| e.split(',').map(str::to_owned).collect()),
+        role,
+        environments,
         created_at: row.try_get(4)?,
         created_by: row.try_get(5)?,
     })
@@ -267,6 +266,14 @@ pub async fn close_session(conn: &mut AnyConnection, secret: &str) -> Result<(),
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+/// Whether `headers` echo the session's CSRF token in [`CSRF_HEADER`].
+pub fn echoes_csrf(headers: &axum::http::HeaderMap, csrf: &str) -> bool {
+    headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == csrf)
 }
 
 /// The value of cookie `name` in a `Cookie` header.

@@ -153,11 +153,7 @@ impl FromRequestParts<Arc<App>> for Caller {
                     parts.method,
                     axum::http::Method::GET | axum::http::Method::HEAD
                 );
-                let echoed = parts
-                    .headers
-                    .get(crate::users::CSRF_HEADER)
-                    .and_then(|v| v.to_str().ok());
-                if !safe && echoed != Some(csrf.as_str()) {
+                if !safe && !crate::users::echoes_csrf(&parts.headers, &csrf) {
                     return Err(auth::Denied::Csrf.into());
                 }
                 Ok(Caller(user.identity()))
@@ -234,6 +230,24 @@ pub(crate) fn if_match(headers: &HeaderMap, otherwise: Expect) -> Result<Expect,
             "If-Match {text:?} is not an ETag of this API (a quoted revision, e.g. \"12\")"
         ))
     })
+}
+
+/// Refuses an environment limit (of a new token or user) that is empty or
+/// names something that cannot be an environment; `None` (all) passes.
+pub(crate) fn check_environment_limit(environments: Option<&[String]>) -> Result<(), ApiError> {
+    match environments {
+        Some(envs)
+            if envs.is_empty()
+                || envs
+                    .iter()
+                    .any(|e| !edgeflag_compiler::is_valid_environment(e)) =>
+        {
+            Err(ApiError::bad_request(
+                "`environments` lists valid environment names (omit it for all)",
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A JSON answer with an `ETag` of `revision`.

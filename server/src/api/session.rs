@@ -187,10 +187,7 @@ pub async fn sign_out(
     if let Some(Credential::Session(secret)) = Credential::of(&headers) {
         let mut conn = app.engine.db.pool.acquire().await?;
         if let Some((_, csrf)) = users::session(&mut conn, secret).await? {
-            let echoed = headers
-                .get(users::CSRF_HEADER)
-                .and_then(|v| v.to_str().ok());
-            if echoed != Some(csrf.as_str()) {
+            if !users::echoes_csrf(&headers, &csrf) {
                 return Err(auth::Denied::Csrf.into());
             }
             users::close_session(&mut conn, secret).await?;
@@ -230,10 +227,7 @@ pub async fn setup(
             "this setup link is not valid: use the one the server printed at its last start",
         ));
     }
-    let password = body.password.clone();
-    let phc = tokio::task::spawn_blocking(move || users::hash_password(&password))
-        .await
-        .map_err(|_| ApiError::new(500, "INTERNAL", "hashing the password failed"))?;
+    let phc = super::users::hash_off_thread(&body.password).await?;
     let user = users::insert(&mut conn, &body.username, &phc, Role::Admin, None, "setup")
         .await?
         .ok_or_else(|| ApiError::new(409, "CONFLICT", "setup is done: sign in"))?;

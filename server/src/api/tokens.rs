@@ -58,17 +58,7 @@ pub async fn create(
             "a token's name has 1 to 100 printable characters",
         ));
     }
-    if let Some(envs) = &body.environments {
-        if envs.is_empty()
-            || envs
-                .iter()
-                .any(|e| !edgeflag_compiler::is_valid_environment(e))
-        {
-            return Err(ApiError::bad_request(
-                "`environments` lists valid environment names (omit it for all)",
-            ));
-        }
-    }
+    super::check_environment_limit(body.environments.as_deref())?;
     let secret = auth::new_secret("efk_");
     let mut conn = app.engine.db.pool.acquire().await?;
     let token = auth::insert(

@@ -23,6 +23,15 @@ pub struct NewUser {
     pub environments: Option<Vec<String>>,
 }
 
+/// Hashes a password on the blocking pool (Argon2 takes tens of
+/// milliseconds of CPU; the async workers keep answering meanwhile).
+pub(super) async fn hash_off_thread(password: &str) -> Result<String, ApiError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || users::hash_password(&password))
+        .await
+        .map_err(|_| ApiError::new(500, "INTERNAL", "hashing the password failed"))
+}
+
 /// Every user (never their passwords).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
     responses((status = 200, body = [UserInfo]), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
@@ -46,21 +55,8 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     who.0.require(Role::Admin, "making users")?;
     users::check_new(&body.name, &body.password).map_err(ApiError::bad_request)?;
-    if let Some(envs) = &body.environments {
-        if envs.is_empty()
-            || envs
-                .iter()
-                .any(|e| !edgeflag_compiler::is_valid_environment(e))
-        {
-            return Err(ApiError::bad_request(
-                "`environments` lists valid environment names (omit it for all)",
-            ));
-        }
-    }
-    let password = body.password.clone();
-    let phc = tokio::task::spawn_blocking(move || users::hash_password(&password))
-        .await
-        .map_err(|_| ApiError::new(500, "INTERNAL", "hashing the password failed"))?;
+    super::check_environment_limit(body.environments.as_deref())?;
+    let phc = hash_off_thread(&body.password).await?;
     let mut conn = app.engine.db.pool.acquire().await?;
     let user = users::insert(
         &mut conn,
