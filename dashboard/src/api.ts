@@ -58,6 +58,38 @@ export interface AuditRecord {
   comment?: string;
 }
 
+export interface Version {
+  version: number;
+  at: number;
+  actor: string;
+  action: string;
+  changes: string[];
+  revision?: number;
+}
+
+export interface History {
+  environment: string;
+  current?: number;
+  versions: Version[];
+}
+
+export interface Published {
+  environment: string;
+  version: number;
+  new: boolean;
+}
+
+export interface Changed {
+  resource?: Resource;
+  revision: number;
+  published: Published[];
+}
+
+export interface FullRecord extends AuditRecord {
+  before?: unknown;
+  after?: unknown;
+}
+
 let csrf = '';
 
 async function call<T>(method: string, path: string, body?: unknown, ifMatch?: number): Promise<T> {
@@ -120,5 +152,19 @@ export const api = {
     call<unknown>('POST', `/flags/${encodeURIComponent(key)}/environments/${env}/toggle`, { enabled }),
   rollout: (key: string, env: string, weights: Record<string, number>) =>
     call<unknown>('POST', `/flags/${encodeURIComponent(key)}/environments/${env}/rollout`, { weights }),
-  audit: (query: URLSearchParams) => call<AuditRecord[]>('GET', `/audit?${query}`),
+  audit: (query: URLSearchParams) => call<FullRecord[]>('GET', `/audit?${query}`),
+  history: (env: string) => call<History>('GET', `/environments/${encodeURIComponent(env)}/history`),
+  rollback: (revision: number, comment?: string) => call<Changed>('POST', '/rollback', { revision, comment }),
+  targets: (key: string, env: string, variation: string, add: string[], remove: string[]) =>
+    call<Changed>('POST', `/flags/${encodeURIComponent(key)}/environments/${env}/targets`, { variation, add, remove }),
+  reorder: (key: string, env: string, order: string[], revision: number) =>
+    call<Changed>('POST', `/flags/${encodeURIComponent(key)}/environments/${env}/rules/order`, { order }, revision),
+  segments: () => call<{ items: Resource[]; next?: string }>('GET', '/segments?limit=1000'),
+  segment: (key: string) => call<Resource>('GET', `/segments/${encodeURIComponent(key)}`),
+  createSegment: (key: string, definition: Record<string, unknown>) =>
+    call<Changed>('POST', '/segments', { key, definition }),
+  putSegment: (key: string, definition: unknown, revision: number) =>
+    call<Changed>('PUT', `/segments/${encodeURIComponent(key)}`, { definition }, revision),
+  protect: (env: string, protect: boolean, revision: number) =>
+    call<Changed>('PUT', `/environments/${encodeURIComponent(env)}`, { protected: protect }, revision),
 };

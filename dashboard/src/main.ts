@@ -3,6 +3,7 @@ import './style.css';
 import { api, ApiError, type Me } from './api';
 import { h, mount } from './dom';
 import { auditPage, flagPage, flagsPage } from './views';
+import { environmentsPage, historyPage, segmentPage, segmentsPage } from './pages';
 
 const app = document.getElementById('app')!;
 let me: Me | null = null;
@@ -59,6 +60,9 @@ function shell(content: HTMLElement): HTMLElement {
       { 'aria-label': 'Main' },
       h('div', { class: 'brand' }, h('span', { class: 'logo' }, '⚑'), ' edgeflag'),
       link('#/flags', 'Flags'),
+      link('#/segments', 'Segments'),
+      link('#/environments', 'Environments'),
+      link('#/history', 'History'),
       link('#/audit', 'Audit log'),
       h('div', { class: 'who' }, h('span', {}, `${me?.name} · ${me?.role}`), signOut),
     ),
@@ -82,6 +86,10 @@ async function route(): Promise<void> {
   mount(app, shell(content));
   if (parts[0] === 'flags' && parts[1]) await flagPage(content, me, parts[1], parts[2]);
   else if (parts[0] === 'audit') await auditPage(content);
+  else if (parts[0] === 'history') await historyPage(content, me, parts[1]);
+  else if (parts[0] === 'environments') await environmentsPage(content, me);
+  else if (parts[0] === 'segments' && parts[1]) await segmentPage(content, me, parts[1]);
+  else if (parts[0] === 'segments') await segmentsPage(content, me);
   else await flagsPage(content, me);
 }
 

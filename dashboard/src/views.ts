@@ -1,6 +1,7 @@
 // The pages: flag list, flag page per environment, audit log.
 import { api, ApiError, type Environment, type Me, type Resource } from './api';
 import { confirmDialog, h, mount, when } from './dom';
+import { prerequisitesCard, rulesCard, targetsCard, type Ctx } from './targeting';
 
 const PAGE = 50;
 
@@ -115,7 +116,8 @@ function row(flag: Resource, envs: Environment[]): HTMLElement {
 }
 
 export async function flagPage(root: HTMLElement, me: Me, key: string, envName?: string): Promise<void> {
-  const [envs, flag] = await Promise.all([api.environments(), api.flag(key)]);
+  const [envs, flag, segs, all] = await Promise.all([api.environments(), api.flag(key), api.segments(),
+    api.flags(new URLSearchParams({ limit: '1000' }))]);
   const env = envs.find((e) => e.name === envName) ?? envs[0];
   const state = await api.state(key, env.name);
   const fields = state.fields;
@@ -124,6 +126,15 @@ export async function flagPage(root: HTMLElement, me: Me, key: string, envName?:
   const message = h('p', { class: 'error', role: 'alert', 'data-testid': 'message' });
   const canChange = me.role === 'admin' || (me.role === 'editor' && !env.protected &&
     (!me.environments || me.environments.includes(env.name)));
+  const ctx: Ctx = {
+    flag, env: env.name, fields, overridden: state.overridden, variations, canChange,
+    segments: segs.items.map((s) => s.key), flags: all.items.map((f) => f.key),
+    reload: async () => {
+      const focused = document.activeElement?.id;
+      await flagPage(root, me, key, env.name);
+      if (focused) document.getElementById(focused)?.focus();
+    },
+  };
 
   const tabs = h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Environment' }, ...envs.map((e) =>
     h('a', { role: 'tab', href: `#/flags/${encodeURIComponent(key)}/${e.name}`, 'aria-selected': e.name === env.name ? 'true' : 'false' },
@@ -221,6 +232,9 @@ export async function flagPage(root: HTMLElement, me: Me, key: string, envName?:
         h('div', {}, h('label', { for: `weight-${v}` }, `${v} %`), inputs[n]))),
       h('div', { class: 'actions' }, total, save)),
     message,
+    targetsCard(ctx),
+    rulesCard(ctx),
+    prerequisitesCard(ctx),
     h('section', { class: 'card' },
       h('h2', {}, 'Definition'),
       h('label', { for: 'definition' }, 'The flag in the rule language’s JSON form (all environments)'), editor,
