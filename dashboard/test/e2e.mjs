@@ -1,8 +1,10 @@
 // End to end in headless Chromium: a real `edgeflag server` (embedded
 // defaults, dashboard built in), the first admin from the printed setup link,
-// create a flag, roll it out to 10 %, flip the kill switch — and after each
-// step the origin serves the change (OFREP evaluations of the published
-// ruleset and its version). Screenshots go to $SCREENSHOTS
+// create a flag, roll it out to 10 %, flip the kill switch, roll back from
+// the history page, add and remove a target, build rules in the form editor
+// (a clause, a located 422, a segment made on the segments page, a reorder)
+// — and after each step the origin serves the change (OFREP evaluations of
+// the published ruleset and its version). Screenshots go to $SCREENSHOTS
 // (default: a temp dir); the README's is docs/img/dashboard.png.
 //
 //   EDGEFLAG_BIN=target/debug/edgeflag node dashboard/test/e2e.mjs
@@ -21,7 +23,7 @@ const shots = process.env.SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'edgeflag-da
 mkdirSync(shots, { recursive: true });
 const data = mkdtempSync(join(tmpdir(), 'edgeflag-dashboard-e2e-'));
 
-const deadline = setTimeout(() => { console.error('e2e: timed out after 120 s'); process.exit(1); }, 120_000);
+const deadline = setTimeout(() => { console.error('e2e: timed out after 240 s'); process.exit(1); }, 240_000);
 
 const server = spawn(bin, ['server', '--data', data, '--listen', '127.0.0.1:0'], {
   stdio: ['ignore', 'pipe', 'inherit'],
@@ -38,11 +40,11 @@ const { base, setup } = await new Promise((ok, fail) => {
   });
 });
 
-async function ofrep(env, key, targetingKey) {
+async function ofrep(env, key, targetingKey, attributes = {}) {
   const resp = await fetch(`${base}/${env}/ofrep/v1/evaluate/flags/${key}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ context: { targetingKey } }),
+    body: JSON.stringify({ context: { targetingKey, ...attributes } }),
   });
   return resp.json();
 }
@@ -66,8 +68,8 @@ async function share(env, key, users) {
 }
 
 const browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox'] });
+const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('pageerror', (e) => { throw e; });
 
   // Not signed in: the sign-in form. The setup link makes the first admin.
@@ -122,12 +124,118 @@ try {
   await page.getByRole('cell', { name: 'flag.turn_off' }).waitFor();
   assert.ok((await page.getByRole('cell', { name: 'user:ana' }).count()) >= 3);
 
+  // History: the kill switch's version shows its diff; rolling back to the
+  // version the flag was created in serves "on" to everyone again, at a new
+  // higher version.
+  await page.getByRole('link', { name: 'History' }).click();
+  await page.getByRole('tab', { name: 'production' }).click();
+  await page.getByTestId(`version-${before + 2}`).getByRole('button', { name: 'Diff' }).click();
+  await page.locator(`#diff-${before + 2} pre.diff .add`).filter({ hasText: '"enabled": false' }).waitFor();
+  await page.getByTestId(`rollback-${before}`).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+  assert.equal(await servedVersion('production'), before + 2, 'Cancel rolls nothing back');
+  await page.getByTestId(`rollback-${before}`).click();
+  await page.getByRole('dialog').getByTestId('confirm').click();
+  await page.getByTestId('history-message').filter({ hasText: `production now serves v${before + 3}` }).waitFor();
+  assert.equal(await servedVersion('production'), before + 3);
+  const restored = await ofrep('production', 'new-checkout', 'user-3');
+  assert.deepEqual([restored.value, restored.metadata.edgeflagReason], [true, 'FALLTHROUGH']);
+  assert.equal(await share('production', 'new-checkout', 40), 1, 'everyone gets "on" again, not 10 %');
+  await page.getByTestId(`version-${before + 3}`).getByText('serving').waitFor();
+
+  // Targets: user-3 gets "off" in production, then not any more.
+  await page.goto(`${base}/#/flags/new-checkout/production`);
+  await page.getByLabel('Add keys served “off”').fill('user-3');
+  await page.getByTestId('targets-off').getByRole('button', { name: 'Add' }).click();
+  const unTarget = page.getByRole('button', { name: 'Remove target user-3 from “off”' });
+  await unTarget.waitFor();
+  const targeted = await ofrep('production', 'new-checkout', 'user-3');
+  assert.deepEqual([targeted.value, targeted.metadata.edgeflagReason], [false, 'TARGET_MATCH']);
+  assert.equal((await ofrep('production', 'new-checkout', 'user-4')).value, true);
+  assert.equal((await ofrep('staging', 'new-checkout', 'user-3')).value, true, 'staging has no target');
+  await unTarget.click();
+  await unTarget.waitFor({ state: 'detached' });
+  assert.equal((await ofrep('production', 'new-checkout', 'user-3')).value, true);
+
+  // A rule built in the form: country in [DE] serves "off".
+  let version = await servedVersion('production');
+  await page.getByRole('button', { name: '+ Rule' }).click();
+  const rule0 = page.getByTestId('rule-0');
+  await rule0.getByLabel('Attribute').fill('country');
+  await rule0.getByLabel('Operator').selectOption('in');
+  await rule0.getByLabel('Values (one per line)').fill('DE');
+  await rule0.getByLabel('Serve', { exact: true }).selectOption('v:off');
+  await page.getByTestId('save-rules').click();
+  await page.getByTestId('serving').filter({ hasText: `v${version + 1}` }).waitFor();
+  version += 1;
+  const de = await ofrep('production', 'new-checkout', 'user-5', { country: 'DE' });
+  assert.deepEqual([de.value, de.metadata.edgeflagReason], [false, 'RULE_MATCH']);
+  const us = await ofrep('production', 'new-checkout', 'user-5', { country: 'US' });
+  assert.deepEqual([us.value, us.metadata.edgeflagReason], [true, 'FALLTHROUGH']);
+  assert.equal(await page.getByTestId('rule-0').getByLabel('Values (one per line)').inputValue(), 'DE');
+
+  // A bad clause: the compiler's 422 shows next to its values, nothing is published.
+  await page.getByTestId('rule-0').getByRole('button', { name: '+ Clause' }).click();
+  const bad = page.getByTestId('rule0-c1');
+  await bad.getByLabel('Attribute').fill('app_version');
+  await bad.getByLabel('Operator').selectOption('semver_lt');
+  await bad.getByLabel('Values (one per line)').fill('v2.0');
+  await page.getByTestId('save-rules').click();
+  const located = bad.locator('[data-path$=".rules[0].clauses[1].values"] > .field-error');
+  await located.filter({ hasText: /\S/ }).waitFor();
+  assert.equal(await bad.getByLabel('Values (one per line)').getAttribute('aria-invalid'), 'true');
+  assert.equal(await servedVersion('production'), version, 'a refused rule publishes nothing');
+  await bad.getByRole('button', { name: 'Remove clause 2' }).click();
+
+  // A segment made on the segments page, used by a second rule.
+  await page.getByRole('link', { name: 'Segments', exact: true }).click();
+  await page.getByLabel('New segment key').fill('beta-testers');
+  await page.getByLabel('Description').fill('Named early users');
+  await page.getByRole('button', { name: 'Create segment' }).click();
+  await page.getByRole('heading', { name: 'beta-testers' }).waitFor();
+  await page.getByLabel('Included keys (always in; one per line)').fill('user-7');
+  await page.getByTestId('save-segment').click();
+  await page.getByText('Saved (revision').waitFor();
+  await page.getByRole('link', { name: 'Segments', exact: true }).click();
+  await page.getByTestId('segment-beta-testers').getByRole('cell', { name: '1', exact: true }).first().waitFor();
+  await page.goto(`${base}/#/flags/new-checkout/production`);
+  await page.getByRole('button', { name: '+ Rule' }).click();
+  const rule1 = page.getByTestId('rule-1');
+  await rule1.getByLabel('Operator').selectOption('in_segment');
+  await rule1.getByLabel('beta-testers').check();
+  await rule1.getByLabel('Rule id').fill('beta');
+  await rule1.getByLabel('Serve', { exact: true }).selectOption('v:off');
+  version = await servedVersion('production');
+  await page.getByTestId('save-rules').click();
+  await page.getByTestId('serving').filter({ hasText: `v${version + 1}` }).waitFor();
+  version += 1;
+  const beta = await ofrep('production', 'new-checkout', 'user-7', { country: 'US' });
+  assert.deepEqual([beta.value, beta.metadata.ruleId], [false, 'beta']);
+  assert.equal((await ofrep('production', 'new-checkout', 'user-8', { country: 'US' })).value, true);
+  // Reorder: the segment rule first (the rules/order endpoint).
+  assert.equal((await ofrep('production', 'new-checkout', 'user-7', { country: 'DE' })).metadata.ruleIndex, 0);
+  await page.getByRole('button', { name: 'Move rule 2 up' }).click();
+  await page.getByTestId('serving').filter({ hasText: `v${version + 1}` }).waitFor();
+  version += 1;
+  const first = await ofrep('production', 'new-checkout', 'user-7', { country: 'DE' });
+  assert.deepEqual([first.metadata.ruleIndex, first.metadata.ruleId], [0, 'beta']);
+  await page.screenshot({ path: join(shots, 'dashboard-rules.png'), fullPage: true });
+
+  // The environments page: what each serves now.
+  await page.getByRole('link', { name: 'Environments' }).click();
+  await page.getByTestId('env-production').getByTestId('env-serving').filter({ hasText: `v${version}` }).waitFor();
+  assert.equal(await page.getByLabel('not protected').count(), 2);
+
   // Signing out ends the session.
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('button', { name: 'Sign in' }).waitFor();
   await page.reload();
   await page.getByRole('button', { name: 'Sign in' }).waitFor();
   console.log(`dashboard e2e: ok (screenshots in ${shots})`);
+} catch (err) {
+  await page.screenshot({ path: join(shots, 'failure.png'), fullPage: true }).catch(() => undefined);
+  console.error(`e2e: failed; the page then is ${join(shots, 'failure.png')}`);
+  throw err;
 } finally {
   await browser.close();
   server.kill();
