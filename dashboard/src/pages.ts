@@ -23,7 +23,7 @@ export function diffLines(a: string[], b: string[]): [' ' | '-' | '+', string][]
   let j = 0;
   while (i < n || j < m) {
     if (i < n && j < m && a[i] === b[j]) { out.push([' ', a[i]]); i++; j++; }
-    else if (j < m && (i === n || lcs[i][j + 1] >= lcs[i + 1][j])) out.push(['+', b[j++]]);
+    else if (j < m && (i === n || lcs[i][j + 1] > lcs[i + 1][j])) out.push(['+', b[j++]]);
     else out.push(['-', a[i++]]);
   }
   return out;
@@ -42,8 +42,10 @@ function diffView(records: FullRecord[], from: number, to: number): HTMLElement 
     if (c) c.before = r.before;
     else changes.set(name, { before: r.before, after: r.after });
   }
-  if (!changes.size) return h('p', { class: 'muted small' }, 'No recorded changes between these revisions.');
-  return h('div', { class: 'diffs' }, ...[...changes].map(([name, c]) =>
+  const partial = records.length >= 1000 && records[records.length - 1].revision > from + 1
+    ? h('p', { class: 'muted small' }, 'Only the last 1000 audit records were read: older changes may be missing; the audit log has them all.') : null;
+  if (!changes.size) return h('div', {}, h('p', { class: 'muted small' }, 'No recorded changes between these revisions.'), partial);
+  return h('div', { class: 'diffs' }, partial, ...[...changes].map(([name, c]) =>
     h('div', {},
       h('h3', {}, name, c.before === undefined ? ' (created)' : c.after === undefined ? ' (deleted)' : ''),
       h('pre', { class: 'diff' }, ...diffLines(lines(c.before), lines(c.after)).map(([k, t]) =>
@@ -88,7 +90,7 @@ export async function historyPage(root: HTMLElement, me: Me, envName?: string): 
         }
       });
       const back = h('button', {
-        type: 'button', class: 'danger', 'data-testid': `rollback-${v.version}`,
+        type: 'button', 'data-testid': `rollback-${v.version}`,
         disabled: me.role === 'viewer' || v.revision === undefined || v.version === current,
       }, 'Roll back to this');
       back.addEventListener('click', async () => {
@@ -109,7 +111,7 @@ export async function historyPage(root: HTMLElement, me: Me, envName?: string): 
         h('td', {}, when(v.at)), h('td', {}, v.actor),
         h('td', {}, h('div', {}, v.action), ...v.changes.map((c) => h('div', { class: 'muted small' }, c))),
         h('td', {}, v.revision === undefined ? '–' : String(v.revision)),
-        h('td', {}, h('div', { class: 'inline' }, show, back))), detail];
+        h('td', {}, h('div', { class: 'row-actions' }, show, back))), detail];
     }));
   }
   await load();
@@ -213,9 +215,9 @@ export async function segmentPage(root: HTMLElement, me: Me, key: string): Promi
     if (split(exclude.value).length) def.exclude = split(exclude.value);
     if (rules.length) def.rules = rules.map((r) => cleanRule(r, false));
     try {
-      await api.putSegment(key, def, seg.revision);
+      const done = await api.putSegment(key, def, seg.revision);
       await segmentPage(root, me, key);
-      document.getElementById('segment-status')?.replaceChildren(`Saved (revision ${seg.revision + 1} or later).`);
+      document.getElementById('segment-status')?.replaceChildren(`Saved (revision ${done.resource?.revision ?? done.revision}).`);
     } catch (err) { error.textContent = showProblems(form, err); }
   });
   mount(form,

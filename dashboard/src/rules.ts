@@ -19,10 +19,10 @@ export interface Rule {
 
 /** Every operator of the rule language (docs/rule-language.md §7). */
 export const OPERATORS: [string, string][] = [
-  ['in', 'is one of'], ['starts_with', 'starts with'], ['ends_with', 'ends with'], ['contains', 'contains'],
-  ['matches', 'matches regex'], ['lt', '<'], ['lte', '≤'], ['gt', '>'], ['gte', '≥'],
-  ['semver_eq', 'SemVer ='], ['semver_lt', 'SemVer <'], ['semver_gt', 'SemVer >'],
-  ['before', 'before (time)'], ['after', 'after (time)'], ['in_segment', 'in segment'],
+  ['in', 'in (is one of)'], ['starts_with', 'starts_with'], ['ends_with', 'ends_with'], ['contains', 'contains'],
+  ['matches', 'matches (regex)'], ['lt', 'lt (<)'], ['lte', 'lte (≤)'], ['gt', 'gt (>)'], ['gte', 'gte (≥)'],
+  ['semver_eq', 'semver_eq'], ['semver_lt', 'semver_lt'], ['semver_gt', 'semver_gt'],
+  ['before', 'before (time)'], ['after', 'after (time)'], ['in_segment', 'in_segment'],
 ];
 const NUMERIC = new Set(['lt', 'lte', 'gt', 'gte']);
 
@@ -79,7 +79,7 @@ export function showProblems(root: HTMLElement, err: unknown): string {
 export function clauseEditor(c: Clause, path: string, idp: string, name: string, segments: string[],
   changed: () => void, rerender: () => void, remove: () => void, disabled: boolean): HTMLElement {
   const op = h('select', { id: `${idp}-op`, disabled },
-    ...OPERATORS.map(([v, t]) => h('option', { value: v, selected: v === c.op }, `${t} (${v})`)));
+    ...OPERATORS.map(([v, t]) => h('option', { value: v, selected: v === c.op }, t)));
   const negate = h('input', { id: `${idp}-negate`, type: 'checkbox', checked: c.negate === true, disabled });
   negate.addEventListener('change', () => { c.negate = negate.checked || undefined; changed(); });
   const del = h('button', { type: 'button', 'aria-label': `Remove ${name}`, disabled }, 'Remove');

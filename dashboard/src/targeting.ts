@@ -81,6 +81,8 @@ export function rulesCard(ctx: Ctx): HTMLElement {
   const changed = () => { dirty = true; status.textContent = 'unsaved changes'; };
   const off = !ctx.canChange;
 
+  // The button to keep the focus on after a move to `j` (not a disabled one).
+  const moved = (j: number, by: number) => (j === 0 ? 'down' : j === rules.length - 1 ? 'up' : by < 0 ? 'up' : 'down');
   const move = async (i: number, by: number) => {
     const j = i + by;
     if (j < 0 || j >= rules.length) return;
@@ -90,14 +92,14 @@ export function rulesCard(ctx: Ctx): HTMLElement {
       try {
         await api.reorder(ctx.flag.key, ctx.env, order, ctx.flag.revision);
         await ctx.reload();
-        document.getElementById(`rule${j}-${by < 0 ? 'up' : 'down'}`)?.focus();
+        document.getElementById(`rule${j}-${moved(j, by)}`)?.focus();
       } catch (err) { message.textContent = showProblems(list, err); }
       return;
     }
     [rules[i], rules[j]] = [rules[j], rules[i]];
     changed();
     render();
-    document.getElementById(`rule${j}-${by < 0 ? 'up' : 'down'}`)?.focus();
+    document.getElementById(`rule${j}-${moved(j, by)}`)?.focus();
   };
 
   function render(): void {
@@ -192,5 +194,55 @@ export function prerequisitesCard(ctx: Ctx): HTMLElement {
   return h('section', { class: 'card', 'aria-labelledby': 'prereq-title' },
     h('h2', { id: 'prereq-title' }, 'Prerequisites'),
     h('p', { class: 'muted small' }, `Flags that must serve one of the listed variations first (${source(ctx, 'prerequisites')}).`),
+    list, message, h('div', { class: 'actions' }, add, save));
+}
+
+export function variationsCard(ctx: Ctx, canEdit: boolean): HTMLElement {
+  const def = ctx.flag.definition;
+  const given = def.variations && typeof def.variations === 'object' ? def.variations as Record<string, unknown> : { on: true, off: false };
+  const rows = Object.entries(given).map(([name, v]) => ({ name, text: JSON.stringify(v) }));
+  const list = h('div', {});
+  const message = h('p', { class: 'error', role: 'alert' });
+  const off = !canEdit;
+  function render(): void {
+    mount(list, ...rows.map((r, i) => {
+      const name = h('input', { id: `var${i}-name`, value: r.name, disabled: off });
+      name.addEventListener('input', () => { r.name = name.value; });
+      const value = h('input', { id: `var${i}-value`, value: r.text, class: 'mono', disabled: off });
+      value.addEventListener('input', () => { r.text = value.value; });
+      const del = h('button', { type: 'button', 'aria-label': `Remove variation ${i + 1}`, disabled: off || rows.length < 2 }, 'Remove');
+      del.addEventListener('click', () => { rows.splice(i, 1); render(); });
+      return h('div', { class: 'inline prereq' },
+        h('div', {}, h('label', { for: `var${i}-name` }, 'Name'), name),
+        h('div', { class: 'grow' }, field(`$.variations.${r.name}`, h('label', { for: `var${i}-value` }, 'Value (JSON)'), value)),
+        del);
+    }));
+  }
+  render();
+  const add = h('button', { type: 'button', disabled: off }, '+ Variation');
+  add.addEventListener('click', () => {
+    rows.push({ name: '', text: '' });
+    render();
+    document.getElementById(`var${rows.length - 1}-name`)?.focus();
+  });
+  const save = h('button', { class: 'primary', disabled: off }, 'Save variations');
+  save.addEventListener('click', async () => {
+    message.textContent = '';
+    const variations: Record<string, unknown> = {};
+    for (const r of rows) {
+      try { variations[r.name] = JSON.parse(r.text); } catch {
+        message.textContent = `The value of “${r.name}” is not JSON (strings need quotes: "v2").`;
+        return;
+      }
+    }
+    const copy = { ...def, variations };
+    try {
+      await api.putFlag(ctx.flag.key, copy, ctx.flag.revision);
+      await ctx.reload();
+    } catch (err) { message.textContent = showProblems(list, err); }
+  });
+  return h('section', { class: 'card', 'aria-labelledby': 'variations-title' },
+    h('h2', { id: 'variations-title' }, 'Variations'),
+    h('p', { class: 'muted small' }, 'The values the flag can serve, in order (shared by all environments).'),
     list, message, h('div', { class: 'actions' }, add, save));
 }

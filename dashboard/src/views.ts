@@ -1,7 +1,7 @@
 // The pages: flag list, flag page per environment, audit log.
 import { api, ApiError, type Environment, type Me, type Resource } from './api';
 import { confirmDialog, h, mount, when } from './dom';
-import { prerequisitesCard, rulesCard, targetsCard, type Ctx } from './targeting';
+import { prerequisitesCard, rulesCard, targetsCard, variationsCard, type Ctx } from './targeting';
 
 const PAGE = 50;
 
@@ -222,7 +222,7 @@ export async function flagPage(root: HTMLElement, me: Me, key: string, envName?:
         h('h2', {}, 'State in ', env.name),
         h('p', {}, h('span', { class: enabled ? 'state on' : 'state off', 'data-testid': 'state' }, enabled ? 'on' : 'off'),
           ' · serving version ', h('strong', { 'data-testid': 'serving' }, `v${env.serving ?? '–'}`),
-          env.protected ? ' · protected (admins only)' : ''),
+          env.protected ? ' · protected (admins only)' : '', ' · ', h('a', { href: `#/history/${env.name}` }, `history of ${env.name}`)),
         state.overridden.length ? h('p', { class: 'muted small' }, `overridden here: ${state.overridden.join(', ')}`) : null),
       toggle),
     h('section', { class: 'card' },
@@ -235,6 +235,7 @@ export async function flagPage(root: HTMLElement, me: Me, key: string, envName?:
     targetsCard(ctx),
     rulesCard(ctx),
     prerequisitesCard(ctx),
+    variationsCard(ctx, me.role !== 'viewer'),
     h('section', { class: 'card' },
       h('h2', {}, 'Definition'),
       h('label', { for: 'definition' }, 'The flag in the rule language’s JSON form (all environments)'), editor,
