@@ -131,6 +131,7 @@ try {
   await page.getByRole('tab', { name: 'production' }).click();
   await page.getByTestId(`version-${before + 2}`).getByRole('button', { name: 'Diff' }).click();
   await page.locator(`#diff-${before + 2} pre.diff .add`).filter({ hasText: '"enabled": false' }).waitFor();
+  await page.screenshot({ path: join(shots, 'dashboard-history.png'), fullPage: true });
   await page.getByTestId(`rollback-${before}`).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
   assert.equal(await servedVersion('production'), before + 2, 'Cancel rolls nothing back');
@@ -194,8 +195,16 @@ try {
   await page.getByRole('button', { name: 'Create segment' }).click();
   await page.getByRole('heading', { name: 'beta-testers' }).waitFor();
   await page.getByLabel('Included keys (always in; one per line)').fill('user-7');
+  await page.getByRole('button', { name: '+ Rule' }).click();
+  await page.getByLabel('Attribute').fill('email');
+  await page.getByLabel('Operator').selectOption('matches');
+  await page.getByLabel('Values (one per line)').fill('@edgeflag\\.dev$(');
+  await page.getByTestId('save-segment').click();
+  await page.locator('[data-path="$.rules[0].clauses[0].values"] > .field-error').filter({ hasText: /\S/ }).waitFor();
+  await page.getByLabel('Values (one per line)').fill('@edgeflag\\.dev$');
   await page.getByTestId('save-segment').click();
   await page.getByText('Saved (revision').waitFor();
+  await page.screenshot({ path: join(shots, 'dashboard-segment.png'), fullPage: true });
   await page.getByRole('link', { name: 'Segments', exact: true }).click();
   await page.getByTestId('segment-beta-testers').getByRole('cell', { name: '1', exact: true }).first().waitFor();
   await page.goto(`${base}/#/flags/new-checkout/production`);
@@ -212,6 +221,8 @@ try {
   const beta = await ofrep('production', 'new-checkout', 'user-7', { country: 'US' });
   assert.deepEqual([beta.value, beta.metadata.ruleId], [false, 'beta']);
   assert.equal((await ofrep('production', 'new-checkout', 'user-8', { country: 'US' })).value, true);
+  const staff = await ofrep('production', 'new-checkout', 'user-9', { country: 'US', email: 'ana@edgeflag.dev' });
+  assert.deepEqual([staff.value, staff.metadata.ruleId], [false, 'beta'], 'the segment rule puts staff in');
   // Reorder: the segment rule first (the rules/order endpoint).
   assert.equal((await ofrep('production', 'new-checkout', 'user-7', { country: 'DE' })).metadata.ruleIndex, 0);
   await page.getByRole('button', { name: 'Move rule 2 up' }).click();
