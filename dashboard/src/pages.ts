@@ -132,7 +132,7 @@ export async function environmentsPage(root: HTMLElement, me: Me): Promise<void>
     });
     return h('tr', { 'data-testid': `env-${e.name}` },
       h('td', {}, h('strong', {}, e.name)),
-      h('td', {}, h('span', { class: 'check' }, box, h('label', { for: `protect-${e.name}` }, e.protected ? 'protected' : 'not protected'))),
+      h('td', {}, h('span', { class: 'check' }, box, h('label', { for: `protect-${e.name}` }, `Protect ${e.name}`))),
       h('td', { 'data-testid': 'env-serving' }, e.serving === undefined ? '–' : `v${e.serving}`),
       h('td', {}, e.serving_client === undefined ? '–' : `v${e.serving_client}`),
       h('td', {}, h('a', { href: `#/history/${e.name}` }, 'History')));
@@ -188,7 +188,7 @@ export async function segmentPage(root: HTMLElement, me: Me, key: string): Promi
   function render(): void {
     mount(list, ...rules.map((r, i) => {
       const del = h('button', { type: 'button', 'aria-label': `Remove rule ${i + 1}`, disabled: off }, 'Remove rule');
-      del.addEventListener('click', () => { rules.splice(i, 1); render(); });
+      del.addEventListener('click', () => { rules.splice(i, 1); render(); add.focus(); });
       return h('fieldset', { class: 'rule', 'data-path': `$.rules[${i}]` },
         h('legend', {}, `Rule ${i + 1}`),
         h('div', { class: 'actions' }, del),

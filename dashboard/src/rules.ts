@@ -47,6 +47,8 @@ export function field(path: string, ...children: (Node | null)[]): HTMLElement {
     h('p', { class: 'error field-error', role: 'alert' }));
 }
 
+let problemIds = 0;
+
 /**
  * Shows each problem in the field of its JSON path (or the nearest enclosing
  * one); returns the text of those no field took.
@@ -70,7 +72,10 @@ export function showProblems(root: HTMLElement, err: unknown): string {
     if (!f) { rest.push(`${p.path ?? ''}: ${p.message}`); continue; }
     const slot = f.querySelector(':scope > .field-error')!;
     slot.textContent = (slot.textContent ? `${slot.textContent}\n` : '') + p.message;
-    f.querySelector(':scope > input, :scope > select, :scope > textarea')?.setAttribute('aria-invalid', 'true');
+    slot.id ||= `problem-${++problemIds}`;
+    const input = f.querySelector(':scope > input, :scope > select, :scope > textarea');
+    input?.setAttribute('aria-invalid', 'true');
+    input?.setAttribute('aria-describedby', slot.id);
   }
   return rest.join('\n');
 }
@@ -147,13 +152,18 @@ export function clausesEditor(clauses: Clause[], path: string, idp: string, segm
     const n = clauses.length - 1;
     document.getElementById(`${idp}-c${n}-${c.op === 'in_segment' ? 'op' : 'attr'}`)?.focus();
   };
-  const addClause = h('button', { type: 'button', disabled }, '+ Clause');
+  const addClause = h('button', { type: 'button', id: `${idp}-add`, disabled }, '+ Clause');
   addClause.addEventListener('click', add({ attribute: '', op: 'in', values: [] }));
   const addSegment = h('button', { type: 'button', disabled }, '+ Segment clause');
   addSegment.addEventListener('click', add({ op: 'in_segment', values: [] }));
   return field(`${path}.clauses`,
     ...clauses.map((c, j) => clauseEditor(c, `${path}.clauses[${j}]`, `${idp}-c${j}`, `clause ${j + 1}`, segments,
-      changed, rerender, () => { clauses.splice(j, 1); changed(); rerender(); }, disabled)),
+      changed, rerender, () => {
+        clauses.splice(j, 1);
+        changed();
+        rerender();
+        document.getElementById(`${idp}-add`)?.focus();
+      }, disabled)),
     clauses.length ? null : h('p', { class: 'muted small' }, 'No clauses: matches every context.'),
     h('div', { class: 'inline' }, addClause, addSegment));
 }

@@ -113,7 +113,7 @@ export function rulesCard(ctx: Ctx): HTMLElement {
       const del = h('button', { type: 'button', 'aria-label': `Remove rule ${i + 1}`, disabled: off }, 'Remove rule');
       up.addEventListener('click', () => void move(i, -1));
       down.addEventListener('click', () => void move(i, 1));
-      del.addEventListener('click', () => { rules.splice(i, 1); changed(); render(); });
+      del.addEventListener('click', () => { rules.splice(i, 1); changed(); render(); add.focus(); });
       return h('fieldset', { class: 'rule', 'data-testid': `rule-${i}`, 'data-path': path },
         h('legend', {}, `Rule ${i + 1}`),
         h('div', { class: 'inline' },
