@@ -235,7 +235,20 @@ try {
   // The environments page: what each serves now.
   await page.getByRole('link', { name: 'Environments' }).click();
   await page.getByTestId('env-production').getByTestId('env-serving').filter({ hasText: `v${version}` }).waitFor();
-  assert.equal(await page.getByLabel('not protected').count(), 2);
+  assert.equal(await page.getByLabel('Protect production').isChecked(), false);
+  const protectedEnvs = async () => (await page.evaluate(async () => (await fetch('/api/v1/environments')).json()))
+    .filter((e) => e.protected).map((e) => e.name).join();
+  const until = async (what, want) => {
+    for (let i = 0; i < 50 && (await what()) !== want; i++) await new Promise((ok) => setTimeout(ok, 100));
+    assert.equal(await what(), want);
+  };
+  await page.getByLabel('Protect staging').check();
+  await until(protectedEnvs, 'staging');
+  await page.reload();
+  await page.getByLabel('Protect staging').waitFor();
+  assert.equal(await page.getByLabel('Protect staging').isChecked(), true, 'a fresh load shows staging protected');
+  await page.getByLabel('Protect staging').uncheck();
+  await until(protectedEnvs, '');
 
   // Signing out ends the session.
   await page.getByRole('button', { name: 'Sign out' }).click();
