@@ -61,6 +61,12 @@ async function servedVersion(env) {
   return (await resp.json()).metadata.rulesetVersion;
 }
 
+// Form controls on the page without a <label for> (or, for a button, a name).
+async function unlabelled(page) {
+  return page.evaluate(() => [...document.querySelectorAll('input, select, textarea')]
+    .filter((e) => !e.labels?.length).map((e) => e.id || e.outerHTML));
+}
+
 async function share(env, key, users) {
   let on = 0;
   for (let i = 0; i < users; i++) if ((await ofrep(env, key, `user-${i}`)).value === true) on++;
@@ -162,7 +168,8 @@ try {
   let version = await servedVersion('production');
   await page.getByRole('button', { name: '+ Rule' }).click();
   const rule0 = page.getByTestId('rule-0');
-  await rule0.getByLabel('Attribute').fill('country');
+  await page.keyboard.type('country'); // the new rule's attribute has the focus
+  assert.equal(await rule0.getByLabel('Attribute').inputValue(), 'country');
   await rule0.getByLabel('Operator').selectOption('in');
   await rule0.getByLabel('Values (one per line)').fill('DE');
   await rule0.getByLabel('Serve', { exact: true }).selectOption('v:off');
@@ -205,6 +212,7 @@ try {
   await page.getByTestId('save-segment').click();
   await page.getByText('Saved (revision').waitFor();
   await page.screenshot({ path: join(shots, 'dashboard-segment.png'), fullPage: true });
+  assert.deepEqual(await unlabelled(page), [], 'every control of the segment page has a label');
   await page.getByRole('link', { name: 'Segments', exact: true }).click();
   await page.getByTestId('segment-beta-testers').getByRole('cell', { name: '1', exact: true }).first().waitFor();
   await page.goto(`${base}/#/flags/new-checkout/production`);
@@ -231,6 +239,7 @@ try {
   const first = await ofrep('production', 'new-checkout', 'user-7', { country: 'DE' });
   assert.deepEqual([first.metadata.ruleIndex, first.metadata.ruleId], [0, 'beta']);
   await page.screenshot({ path: join(shots, 'dashboard-rules.png'), fullPage: true });
+  assert.deepEqual(await unlabelled(page), [], 'every control of the flag page has a label');
 
   // The environments page: what each serves now.
   await page.getByRole('link', { name: 'Environments' }).click();
@@ -249,6 +258,7 @@ try {
   assert.equal(await page.getByLabel('Protect staging').isChecked(), true, 'a fresh load shows staging protected');
   await page.getByLabel('Protect staging').uncheck();
   await until(protectedEnvs, '');
+  assert.deepEqual(await unlabelled(page), [], 'every control of the environments page has a label');
 
   // Signing out ends the session.
   await page.getByRole('button', { name: 'Sign out' }).click();
