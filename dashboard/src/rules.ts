@@ -174,6 +174,7 @@ export function serveEditor(rule: Rule, path: string, idp: string, variations: s
   const serve = rule.serve;
   const rollout = serve && typeof serve === 'object' ? serve as { rollout?: Record<string, number>; bucket_by?: string } : null;
   const select = h('select', { id: `${idp}-serve`, disabled },
+    serve === undefined ? h('option', { value: '', selected: true, disabled: true }, 'choose…') : null,
     ...variations.map((v) => h('option', { value: `v:${v}`, selected: serve === v }, `“${v}”`)),
     h('option', { value: 'rollout', selected: !!rollout }, 'a percentage rollout'));
   select.addEventListener('change', () => {

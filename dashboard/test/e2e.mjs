@@ -241,6 +241,39 @@ try {
   await page.screenshot({ path: join(shots, 'dashboard-rules.png'), fullPage: true });
   assert.deepEqual(await unlabelled(page), [], 'every control of the flag page has a label');
 
+  // Variations: a string value in a boolean flag is refused, in the variations card.
+  await page.getByRole('button', { name: '+ Variation' }).click();
+  await page.keyboard.type('maybe');
+  await page.getByLabel('Value (JSON)').nth(2).fill('"x"');
+  await page.getByRole('button', { name: 'Save variations' }).click();
+  await page.locator('section[aria-labelledby="variations-title"] .error').filter({ hasText: /\S/ }).first().waitFor();
+  assert.equal(await servedVersion('production'), version, 'a refused variation publishes nothing');
+
+  // Prerequisites: new-checkout needs payments-v2 to serve "on"; turning
+  // payments-v2 off in production fails it there.
+  await page.getByRole('link', { name: 'Flags', exact: true }).click();
+  await page.getByLabel('New flag key').fill('payments-v2');
+  await page.getByRole('button', { name: 'Create flag' }).click();
+  await page.getByRole('heading', { name: 'payments-v2' }).waitFor();
+  await page.goto(`${base}/#/flags/new-checkout/production`);
+  await page.getByRole('heading', { name: 'new-checkout' }).waitFor();
+  await page.getByRole('button', { name: '+ Prerequisite' }).click();
+  assert.equal(await page.getByLabel('Flag', { exact: true }).inputValue(), 'payments-v2');
+  assert.equal(await page.getByLabel('Serves one of').inputValue(), 'on');
+  version = await servedVersion('production');
+  await page.getByRole('button', { name: 'Save prerequisites' }).click();
+  await page.getByTestId('serving').filter({ hasText: `v${version + 1}` }).waitFor();
+  assert.equal((await ofrep('production', 'new-checkout', 'user-5', { country: 'US' })).value, true);
+  await page.goto(`${base}/#/flags/payments-v2/production`);
+  await page.getByTestId('kill-switch').filter({ hasText: 'Turn off in production' }).click();
+  await page.getByRole('dialog').getByTestId('confirm').click();
+  await page.getByTestId('state').filter({ hasText: 'off' }).waitFor();
+  const failed = await ofrep('production', 'new-checkout', 'user-5', { country: 'US' });
+  assert.deepEqual([failed.value, failed.metadata.edgeflagReason, failed.metadata.prerequisite],
+    [false, 'PREREQUISITE_FAILED', 'payments-v2']);
+  assert.equal((await ofrep('staging', 'new-checkout', 'user-5', { country: 'US' })).value, true, 'staging, with no prerequisite, still serves "on"');
+  version = await servedVersion('production');
+
   // The environments page: what each serves now.
   await page.getByRole('link', { name: 'Environments' }).click();
   await page.getByTestId('env-production').getByTestId('env-serving').filter({ hasText: `v${version}` }).waitFor();
