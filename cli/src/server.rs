@@ -2,6 +2,8 @@
 //! origin in one process, on embedded defaults or PostgreSQL.
 
 use super::CliError;
+use edgeflag_publish::dest::Destination;
+use edgeflag_publish::store::S3Options;
 use edgeflag_server::change::SignWith;
 use edgeflag_server::{Config, Server, BOOTSTRAP_TOKEN_ENV};
 use std::net::SocketAddr;
@@ -23,6 +25,19 @@ pub struct ServerArgs {
     /// it) or `sqlite://PATH`. Default: SQLite in the data directory.
     #[arg(long, value_name = "URL")]
     database: Option<String>,
+    /// Where to publish: `s3://bucket/prefix` (with S3 conditional writes) or
+    /// a directory. Default: `published/` in the data directory. Several
+    /// servers on one PostgreSQL must share it; each serves what any of them
+    /// publishes (they tell each other by LISTEN/NOTIFY).
+    #[arg(long, value_name = "DEST")]
+    publish: Option<Destination>,
+    /// S3 endpoint of an S3-compatible store (e.g. http://127.0.0.1:3900);
+    /// implies path-style addressing. Default: the AWS chain (`AWS_ENDPOINT_URL`…).
+    #[arg(long, requires = "publish")]
+    endpoint_url: Option<String>,
+    /// Address buckets by path (`endpoint/bucket/key`).
+    #[arg(long, requires = "publish")]
+    path_style: bool,
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
@@ -51,7 +66,14 @@ pub fn run(args: ServerArgs) -> Result<ExitCode, CliError> {
         .listen(args.listen)
         .database(args.database)
         .bootstrap_token(bootstrap)
-        .sign(sign);
+        .sign(sign)
+        .publish(
+            args.publish,
+            S3Options {
+                endpoint_url: args.endpoint_url,
+                path_style: args.path_style,
+            },
+        );
     runtime.block_on(async {
         let server = Server::start(config).await?;
         let addr = server.local_addr().map_err(CliError::Runtime)?;

@@ -3,61 +3,15 @@
 //! two) is published by the next start.
 
 use edgeflag_evaluator::{Context, Ruleset};
-use edgeflag_testkit::project::{bin, s, scratch};
+use edgeflag_testkit::project::{s, scratch, ControlPlane};
 use serde_json::json;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
-/// A server process, killed when dropped (also when a test fails).
-struct Running(Child);
-
-impl Running {
-    fn kill(&mut self) -> std::io::Result<()> {
-        self.0.kill()
-    }
-    fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
-        self.0.wait()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A started `edgeflag server`: the child, its base URL, and the token it
-/// printed (if any).
-fn start(data: &Path, env: &[(&str, &str)]) -> (Running, String, Option<String>) {
-    let mut child = Command::new(bin())
-        .args(["server", "--data", s(data), "--listen", "127.0.0.1:0"])
-        .env_remove("EDGEFLAG_BOOTSTRAP_TOKEN")
-        .envs(env.iter().copied())
-        .env("EDGEFLAG_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn edgeflag server");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().expect("a first line").unwrap();
-    let base = first
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
-        .to_owned();
-    let mut token = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(t) = line.trim().strip_prefix("export EDGEFLAG_TOKEN=") {
-            token = Some(t.to_owned());
-        }
-        if line.contains("curl") || line.contains("sign in with") {
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    (Running(child), base, token)
+/// `edgeflag server --data <data>` on a free port.
+fn start(data: &Path, env: &[(&str, &str)]) -> (ControlPlane, String, Option<String>) {
+    let cp = ControlPlane::start(&["--data", s(data)], env);
+    let (base, token) = (cp.base.clone(), cp.token.clone());
+    (cp, base, token)
 }
 
 fn served(data: &Path, env: &str) -> Ruleset {

@@ -78,7 +78,7 @@ pub use ofrep::{
     KeyKind, OfrepKeys, OfrepKeysError, DEFAULT_OFREP_RATE, MAX_BODY_BYTES as MAX_OFREP_BODY_BYTES,
     MIN_TOKEN_LEN,
 };
-pub use state::{Announce, Current, State};
+pub use state::{Announce, Current, OfferRefused, Offered, State};
 
 use axum::Router;
 use edgeflag_evaluator::signature::{Signer, TrustedKeys};

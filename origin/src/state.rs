@@ -154,7 +154,6 @@ impl State {
                 }
                 seen.insert(env.clone(), stamp);
             }
-            let held = self.current(&env);
             let bytes = match confine::read(&self.dir, &key, crate::http::MAX_FILE_BYTES) {
                 Ok(bytes) => bytes,
                 Err(e) if e.is_suspicious() => {
@@ -163,55 +162,105 @@ impl State {
                 }
                 Err(_) => continue,
             };
-            // Decoded in full, not just the header: a file that every client
-            // would refuse (bad invariants, over budget) is never served.
-            let ruleset = match Ruleset::from_bytes(&bytes) {
-                Ok(rs) => rs,
-                Err(e) => {
-                    refuse(e.to_string());
-                    continue;
-                }
-            };
-            // The directory names the environment; the one policy decides
-            // whether this file may replace what is served. The directory is
-            // the origin's own source: an expired file is still served (and
-            // reported), clients decide about freshness.
-            let policy = Policy::new()
-                .environment(env.as_str())
-                .trust_opt(self.trust.clone());
-            let held_header = held.as_ref().map(|h| &h.header);
-            match policy.check(held_header, &ruleset, None) {
-                Ok(Verdict::Newer) => {}
-                Ok(Verdict::Same) => continue,
-                Err(refusal) => {
-                    refuse(refusal.to_string());
-                    continue;
-                }
+            if let Err(e) = self.offer(&env, bytes) {
+                tracing::warn!(file = %path.display(), "not serving: {e}");
             }
-            let header = ruleset.header().clone();
-            let key_use = crate::ofrep::KeyUses::of(&ruleset);
-            let etag = etag_of(&bytes);
-            let (version, epoch) = (header.version, header.epoch);
-            let current = Arc::new(Current {
-                bytes: bytes.into(),
-                etag: etag.clone(),
-                version,
-                header,
-                ruleset,
-                key_use,
-            });
-            if let Ok(mut map) = self.current.write() {
-                map.insert(env.clone(), current);
-            }
-            self.metrics.reloads.fetch_add(1, Relaxed);
-            tracing::info!(env = %env, version, "serving new ruleset");
-            // No subscribers is not an error.
-            let _ = self.announce.send(Announce {
-                env,
-                version,
-                epoch,
-                etag,
-            });
         }
     }
+
+    /// Serves `bytes` as `env`'s ruleset if it verifies and may replace the one
+    /// served: the path by which a directory rescan, and a server that
+    /// publishes elsewhere (S3) or hears of another process's publish, hand
+    /// the origin a ruleset. Subscribers are told of a new version.
+    ///
+    /// A ruleset identical to the one served is [`Offered::Same`] without
+    /// being decoded again. A refused one is counted and logged by the caller;
+    /// the served one stays.
+    pub fn offer(&self, env: &str, bytes: Vec<u8>) -> Result<Offered, OfferRefused> {
+        if !edgeflag_compiler::is_valid_environment(env) {
+            return Err(OfferRefused::Environment(env.to_owned()));
+        }
+        if bytes.len() as u64 > crate::http::MAX_FILE_BYTES {
+            self.metrics.reload_refused.fetch_add(1, Relaxed);
+            return Err(OfferRefused::TooLarge(bytes.len()));
+        }
+        let held = self.current(env);
+        let etag = etag_of(&bytes);
+        if held.as_ref().is_some_and(|h| h.etag == etag) {
+            return Ok(Offered::Same);
+        }
+        let refused = |e: OfferRefused| {
+            self.metrics.reload_refused.fetch_add(1, Relaxed);
+            e
+        };
+        // Decoded in full, not just the header: a file that every client
+        // would refuse (bad invariants, over budget) is never served.
+        let ruleset = Ruleset::from_bytes(&bytes).map_err(|e| refused(e.into()))?;
+        // The name it is offered under is the environment; the one policy
+        // decides whether it may replace what is served. These are the
+        // origin's own sources: an expired ruleset is still served (and
+        // reported), clients decide about freshness.
+        let policy = Policy::new().environment(env).trust_opt(self.trust.clone());
+        let held_header = held.as_ref().map(|h| &h.header);
+        match policy.check(held_header, &ruleset, None) {
+            Ok(Verdict::Newer) => {}
+            Ok(Verdict::Same) => return Ok(Offered::Same),
+            Err(refusal) => return Err(refused(refusal.into())),
+        }
+        let header = ruleset.header().clone();
+        let key_use = crate::ofrep::KeyUses::of(&ruleset);
+        let (version, epoch) = (header.version, header.epoch);
+        let current = Arc::new(Current {
+            bytes: bytes.into(),
+            etag: etag.clone(),
+            version,
+            header,
+            ruleset,
+            key_use,
+        });
+        if let Ok(mut map) = self.current.write() {
+            map.insert(env.to_owned(), current);
+        }
+        self.metrics.reloads.fetch_add(1, Relaxed);
+        tracing::info!(env = %env, version, "serving new ruleset");
+        // No subscribers is not an error.
+        let _ = self.announce.send(Announce {
+            env: env.to_owned(),
+            version,
+            epoch,
+            etag,
+        });
+        Ok(Offered::New { version })
+    }
+}
+
+/// What [`State::offer`] did with a ruleset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offered {
+    /// It is served now.
+    New {
+        /// Its version.
+        version: u64,
+    },
+    /// It is the one already served.
+    Same,
+}
+
+/// Why [`State::offer`] refused a ruleset (the served one stays).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OfferRefused {
+    /// Not an environment name.
+    #[error("{0:?} is not an environment name")]
+    Environment(String),
+    /// Larger than any ruleset the origin serves.
+    #[error("{0} bytes is more than the origin serves ({max} bytes)", max = crate::http::MAX_FILE_BYTES)]
+    TooLarge(usize),
+    /// It does not verify or decode.
+    #[error(transparent)]
+    Decode(#[from] edgeflag_evaluator::DecodeError),
+    /// The acceptance policy refuses it (another environment, older, same
+    /// version with other content, not signed by a trusted key).
+    #[error(transparent)]
+    Policy(#[from] edgeflag_evaluator::accept::Refusal),
 }

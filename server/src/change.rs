@@ -17,7 +17,7 @@
 //! state. Publishing unchanged rules is a no-op, so repeating it is safe.
 
 use crate::auth::{Denied, Identity};
-use crate::db::{self, Db, DbError, Doc, Env, Snapshot};
+use crate::db::{self, Backend, Db, DbError, Doc, Env, Snapshot};
 use crate::project::{self, Problem};
 use edgeflag_compiler::CompiledEnv;
 use edgeflag_evaluator::signature::Signer;
@@ -219,8 +219,9 @@ pub struct Engine {
     pub store: Store,
     /// Signing, if configured.
     pub sign: Option<SignWith>,
-    /// Called after each publish (the origin reloads).
-    pub on_publish: Box<dyn Fn() + Send + Sync>,
+    /// This process's origin, synced after each publish
+    /// ([`crate::served::sync`]).
+    pub origin: Option<Arc<edgeflag_origin::State>>,
     /// Changes and publishes, for `/metrics`.
     pub metrics: Arc<crate::metrics::ServerMetrics>,
     /// The in-process change lock, and the last compile it made.
@@ -246,7 +247,7 @@ impl Engine {
             db,
             store,
             sign,
-            on_publish: Box::new(|| {}),
+            origin: None,
             metrics: Arc::default(),
             lock: Mutex::new(None),
             crash_after_commit: std::env::var_os(CRASH_AFTER_COMMIT).is_some(),
@@ -492,7 +493,18 @@ impl Engine {
                 break;
             }
         }
-        (self.on_publish)();
+        let names: Vec<String> = out.iter().map(|p| p.environment.clone()).collect();
+        if let Some(origin) = &self.origin {
+            crate::served::sync(&self.store, origin, &names).await;
+        }
+        if self.db.backend == Backend::Postgres && out.iter().any(|p| p.new) {
+            // Other servers on this database sync what was published.
+            let _ = sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(crate::served::CHANNEL)
+                .bind(crate::served::payload(&names))
+                .execute(&mut *conn)
+                .await;
+        }
         self.metrics.publish(started.elapsed(), result.is_ok());
         result?;
         let _ = sqlx::query(
@@ -502,6 +514,16 @@ impl Engine {
         .execute(&mut *conn)
         .await;
         Ok(out)
+    }
+
+    /// Every ruleset name of the last compile (`<env>` and `<env>.client`).
+    pub async fn environments(&self) -> Vec<String> {
+        let cache = self.lock.lock().await;
+        cache.as_ref().map_or_else(Vec::new, |(_, envs)| {
+            envs.iter()
+                .flat_map(|e| e.rulesets().map(|(name, _)| name))
+                .collect()
+        })
     }
 
     /// Publishes the committed project if it is ahead of what was published

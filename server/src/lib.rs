@@ -31,12 +31,15 @@ pub mod dashboard;
 pub mod db;
 pub mod metrics;
 pub mod project;
+pub mod served;
 pub mod users;
 
 use auth::{Identity, Role};
 use change::{Edit, Engine, Expect, Request, SignWith, Target};
+use db::Backend;
 use edgeflag_origin::Origin;
-use edgeflag_publish::store::{DirStore, Store};
+use edgeflag_publish::dest::Destination;
+use edgeflag_publish::store::{S3Options, Store};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -67,6 +70,11 @@ pub struct Config {
     pub bootstrap_token: Option<String>,
     /// How published rulesets are signed.
     pub sign: Option<SignWith>,
+    /// Where rulesets are published (default: `<data>/published`, which the
+    /// origin serves). Several servers on one PostgreSQL must share it.
+    pub publish: Option<Destination>,
+    /// How to reach an S3-compatible store.
+    pub s3: S3Options,
 }
 
 impl Config {
@@ -78,6 +86,8 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             bootstrap_token: None,
             sign: None,
+            publish: None,
+            s3: S3Options::default(),
         }
     }
 
@@ -102,6 +112,14 @@ impl Config {
     /// Signs what is published.
     pub fn sign(mut self, sign: Option<SignWith>) -> Config {
         self.sign = sign;
+        self
+    }
+
+    /// Publishes to `dest` (`s3://bucket/prefix` or a directory, which the
+    /// origin then serves) instead of `<data>/published`.
+    pub fn publish(mut self, dest: Option<Destination>, s3: S3Options) -> Config {
+        self.publish = dest;
+        self.s3 = s3;
         self
     }
 }
@@ -141,6 +159,8 @@ pub struct Server {
     app: Arc<api::App>,
     first_token: Option<String>,
     setup_secret: Option<String>,
+    /// PostgreSQL: where to listen for other servers' publishes.
+    listen_url: Option<String>,
 }
 
 /// The identity the server itself acts as (seeding, repairs).
@@ -161,19 +181,31 @@ impl Server {
             path: config.data.display().to_string(),
             source,
         };
-        let published = config.data.join("published");
-        std::fs::create_dir_all(&published).map_err(data_err)?;
+        // The origin serves a directory store's own directory; with S3 it
+        // serves what it reads back after each publish (`served`).
+        let dest = config
+            .publish
+            .clone()
+            .unwrap_or_else(|| Destination::Dir(config.data.join("published")));
+        let published = match &dest {
+            Destination::Dir(dir) => dir.clone(),
+            Destination::S3 { .. } => config.data.join("served"),
+        };
+        std::fs::create_dir_all(&config.data).map_err(data_err)?;
+        std::fs::create_dir_all(&published).map_err(|source| ServerError::Data {
+            path: published.display().to_string(),
+            source,
+        })?;
         let url = config
             .database
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", config.data.join("edgeflag.db").display()));
         let db = db::Db::open(&url).await?;
-        let store = Store::Dir(DirStore::new(published.clone()));
+        let store = Store::open(&dest, &config.s3).await;
         let origin =
             Origin::start(edgeflag_origin::Config::new(published).listen(config.listen)).await?;
         let mut engine = Engine::new(db, store, config.sign.clone());
-        let state = origin.state().clone();
-        engine.on_publish = Box::new(move || state.refresh());
+        engine.origin = Some(origin.state().clone());
         let metrics = engine.metrics.clone();
         origin.state().metrics.extend(move || metrics.render());
         let app = Arc::new(api::App::new(engine, origin.state().clone()));
@@ -194,6 +226,7 @@ impl Server {
             app,
             first_token,
             setup_secret,
+            listen_url: (Backend::of(&url) == Some(Backend::Postgres)).then_some(url),
         })
     }
 
@@ -234,11 +267,48 @@ impl Server {
                 }
             }
         });
+        // What other servers publish, and whatever was missed.
+        let app = self.app.clone();
+        let sync = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(served::SYNC_EVERY).await;
+                sync_all(&app.engine).await;
+            }
+        });
+        let listen = self.listen_url.clone().map(|url| {
+            let app = self.app.clone();
+            tokio::spawn(async move {
+                served::listen(url, |envs| {
+                    let app = app.clone();
+                    async move {
+                        match envs {
+                            Some(envs) => sync_envs(&app.engine, &envs).await,
+                            None => sync_all(&app.engine).await,
+                        }
+                    }
+                })
+                .await
+            })
+        });
         let routes = api::router(self.app).merge(dashboard::router());
         let result = self.origin.run_with_until(routes, stop).await;
         repair.abort();
+        sync.abort();
+        if let Some(listen) = listen {
+            listen.abort();
+        }
         Ok(result?)
     }
+}
+
+async fn sync_envs(engine: &Engine, envs: &[String]) {
+    if let Some(origin) = &engine.origin {
+        served::sync(&engine.store, origin, envs).await;
+    }
+}
+
+async fn sync_all(engine: &Engine) {
+    sync_envs(engine, &engine.environments().await).await;
 }
 
 /// A new database gets the default environments.

@@ -226,3 +226,70 @@ impl Drop for Server {
         self.stop();
     }
 }
+
+/// A running `edgeflag server` (the control plane) on a free loopback port,
+/// killed when dropped (also when a test fails).
+#[derive(Debug)]
+pub struct ControlPlane {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The admin token it printed on a first start.
+    pub token: Option<String>,
+}
+
+impl ControlPlane {
+    /// Starts `edgeflag server --listen 127.0.0.1:0 <args>` with `env` set
+    /// (`EDGEFLAG_BOOTSTRAP_TOKEN` only when `env` gives it), and reads its
+    /// first lines: where it listens and the token it made, if any.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> ControlPlane {
+        let mut child = Command::new(bin())
+            .args(["server", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("EDGEFLAG_BOOTSTRAP_TOKEN")
+            .envs(env.iter().copied())
+            .env("EDGEFLAG_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn edgeflag server");
+        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let first = lines
+            .next()
+            .expect("a first line")
+            .expect("readable stdout");
+        let base = first
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+            .to_owned();
+        let mut token = None;
+        for line in lines.by_ref() {
+            let line = line.expect("readable stdout");
+            if let Some(t) = line.trim().strip_prefix("export EDGEFLAG_TOKEN=") {
+                token = Some(t.to_owned());
+            }
+            if line.contains("curl") || line.contains("sign in with") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        ControlPlane { child, base, token }
+    }
+
+    /// Kills the process (as a crash would).
+    pub fn kill(&mut self) -> std::io::Result<()> {
+        self.child.kill()
+    }
+
+    /// Waits for the process to end.
+    pub fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.child.wait()
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
