@@ -11,8 +11,8 @@ OUT=${OUT:-out/demo}
 # Cargo prints its progress: the first release build takes a few minutes.
 echo "==> building edgeflag and the example client (release; the first build takes a few minutes)"
 cargo build --release -p edgeflag-cli -p edgeflag-client --example poll
-EDGEFLAG=target/release/edgeflag
-POLL=target/release/examples/poll
+EDGEFLAG="${CARGO_TARGET_DIR:-target}/release/edgeflag"
+POLL="${CARGO_TARGET_DIR:-target}/release/examples/poll"
 
 echo "==> edgeflag validate examples/"
 $EDGEFLAG validate examples

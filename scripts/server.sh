@@ -21,7 +21,7 @@ echo "==> building the dashboard (TypeScript, Vite)"
 # Cargo prints its progress: the first release build takes a few minutes.
 echo "==> building edgeflag (release; the first build takes a few minutes)"
 cargo build --release -p edgeflag-cli
-EDGEFLAG=target/release/edgeflag
+EDGEFLAG="${CARGO_TARGET_DIR:-target}/release/edgeflag"
 
 fresh=0
 [ -e "$DATA/edgeflag.db" ] || fresh=1
