@@ -31,6 +31,15 @@ export async function flagsPage(root: HTMLElement, me: Me): Promise<void> {
     'select', { id: 'temporary' },
     h('option', { value: '' }, 'all'), h('option', { value: 'true' }, 'temporary'), h('option', { value: 'false' }, 'permanent'),
   );
+  const owner = h('input', { id: 'owner', placeholder: 'any' });
+  const expiry = h(
+    'select', { id: 'expired' },
+    h('option', { value: '' }, 'any'), h('option', { value: 'true' }, 'expired'), h('option', { value: 'false' }, 'not expired'),
+  );
+  const killed = h(
+    'select', { id: 'off-in' },
+    h('option', { value: '' }, 'any'), ...envs.map((e) => h('option', { value: e.name }, `off in ${e.name}`)),
+  );
   const tbody = h('tbody', {});
   const more = h('button', { type: 'button' }, 'Next page');
   const status = h('p', { class: 'muted', 'aria-live': 'polite' });
@@ -42,6 +51,9 @@ export async function flagsPage(root: HTMLElement, me: Me): Promise<void> {
     if (q.value) query.set('q', q.value);
     if (tag.value) query.set('tag', tag.value);
     if (temporary.value) query.set('temporary', temporary.value);
+    if (owner.value) query.set('owner', owner.value);
+    if (expiry.value) query.set('expired', expiry.value);
+    if (killed.value) query.set('off_in', killed.value);
     if (after) query.set('after', after);
     const page = await api.flags(query);
     after = page.next;
@@ -50,10 +62,10 @@ export async function flagsPage(root: HTMLElement, me: Me): Promise<void> {
     status.textContent = tbody.children.length ? `${tbody.children.length} flag${tbody.children.length === 1 ? '' : 's'} shown` : 'No flags match.';
   }
   let timer = 0;
-  for (const input of [q, tag]) {
+  for (const input of [q, tag, owner]) {
     input.addEventListener('input', () => { clearTimeout(timer); timer = window.setTimeout(() => void load(true), 200); });
   }
-  temporary.addEventListener('change', () => void load(true));
+  for (const select of [temporary, expiry, killed]) select.addEventListener('change', () => void load(true));
   more.addEventListener('click', () => void load(false));
 
   const key = h('input', { id: 'new-key', required: true, pattern: '[A-Za-z0-9][A-Za-z0-9._-]*', placeholder: 'new-checkout' });
@@ -85,7 +97,10 @@ export async function flagsPage(root: HTMLElement, me: Me): Promise<void> {
     h('div', { class: 'filters card' },
       h('div', { class: 'grow' }, h('label', { for: 'search' }, 'Search'), q),
       h('div', {}, h('label', { for: 'tag' }, 'Tag'), tag),
-      h('div', {}, h('label', { for: 'temporary' }, 'Lifetime'), temporary)),
+      h('div', {}, h('label', { for: 'owner' }, 'Owner'), owner),
+      h('div', {}, h('label', { for: 'temporary' }, 'Lifetime'), temporary),
+      h('div', {}, h('label', { for: 'expired' }, 'Expiry'), expiry),
+      h('div', {}, h('label', { for: 'off-in' }, 'Kill switch'), killed)),
     h('table', { class: 'flags' },
       h('thead', {}, h('tr', {}, h('th', {}, 'Flag'), h('th', {}, 'Owner'), h('th', {}, 'Tags'),
         ...envs.map((e) => h('th', {}, e.name)))),

@@ -100,6 +100,11 @@ pub struct ListQuery {
     owner: Option<String>,
     /// Only temporary (`true`) or permanent (`false`) ones.
     temporary: Option<bool>,
+    /// Only those whose `expires` date has passed (`true`) or has not or is
+    /// unset (`false`), by today's UTC date.
+    expired: Option<bool>,
+    /// Only flags turned off (kill-switched) in this environment.
+    off_in: Option<String>,
     /// Page size, 1–1000 (default 100).
     limit: Option<usize>,
     /// The `next` of the previous page.
@@ -200,7 +205,15 @@ async fn list(app: &App, kind: Kind, q: ListQuery) -> Result<Page, ApiError> {
             .replace('_', "\\_");
         format!("%{escaped}%")
     });
-    let filtered = q.tag.is_some() || q.owner.is_some() || q.temporary.is_some();
+    let filtered = q.tag.is_some()
+        || q.owner.is_some()
+        || q.temporary.is_some()
+        || q.expired.is_some()
+        || q.off_in.is_some();
+    let today = edgeflag_compiler::describe::rfc3339_ms(edgeflag_publish::now_ms())
+        .get(..10)
+        .map(str::to_owned)
+        .unwrap_or_default();
     let mut sql = format!(
         "SELECT key, definition, revision, updated_at FROM {} WHERE key > $1",
         kind.table()
@@ -234,7 +247,17 @@ async fn list(app: &App, kind: Kind, q: ListQuery) -> Result<Page, ApiError> {
             .as_ref()
             .is_none_or(|o| definition["owner"].as_str() == Some(o))
             && q.temporary
-                .is_none_or(|t| definition["temporary"].as_bool().unwrap_or(false) == t);
+                .is_none_or(|t| definition["temporary"].as_bool().unwrap_or(false) == t)
+            && q.expired.is_none_or(|e| {
+                // `YYYY-MM-DD` compares as text.
+                let passed = definition["expires"]
+                    .as_str()
+                    .is_some_and(|d| d < today.as_str());
+                passed == e
+            })
+            && q.off_in
+                .as_deref()
+                .is_none_or(|env| !enabled_in(&definition, env));
         if !wanted {
             continue;
         }
@@ -250,6 +273,15 @@ async fn list(app: &App, kind: Kind, q: ListQuery) -> Result<Page, ApiError> {
         });
     }
     Ok(Page { items, next })
+}
+
+/// Whether a flag's definition is on in `env` (its override, else the flag's
+/// `enabled`, default on).
+fn enabled_in(definition: &Value, env: &str) -> bool {
+    let over = &definition["environments"][env]["enabled"];
+    over.as_bool()
+        .or_else(|| definition["enabled"].as_bool())
+        .unwrap_or(true)
 }
 
 async fn read(app: &App, kind: Kind, key: &str) -> Result<Resource, ApiError> {

@@ -795,6 +795,52 @@ pub async fn lists_page_and_search(backend: Backend) {
         .await;
     assert_eq!(count(&paged), 4);
     assert_eq!(paged["next"], "f-04");
+
+    // Expired (a date passed) and kill-switched (off in one environment).
+    for (key, def) in [
+        ("x-old", json!({"expires": "2001-01-01"})),
+        ("x-new", json!({"expires": "2999-01-01"})),
+        (
+            "x-off",
+            json!({"environments": {"production": {"enabled": false}}}),
+        ),
+        (
+            "x-off-all",
+            json!({"enabled": false, "environments": {"staging": {"enabled": true}}}),
+        ),
+    ] {
+        s.admin(
+            Method::POST,
+            "/api/v1/flags",
+            Some(json!({"key": key, "definition": def})),
+            201,
+        )
+        .await;
+    }
+    let keys_of = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["key"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let expired = s
+        .admin(Method::GET, "/api/v1/flags?expired=true", None, 200)
+        .await;
+    assert_eq!(keys_of(&expired), ["x-old"]);
+    let current = s
+        .admin(Method::GET, "/api/v1/flags?expired=false&q=x-", None, 200)
+        .await;
+    assert_eq!(keys_of(&current), ["x-new", "x-off", "x-off-all"]);
+    let off = s
+        .admin(Method::GET, "/api/v1/flags?off_in=production", None, 200)
+        .await;
+    assert_eq!(keys_of(&off), ["x-off", "x-off-all"]);
+    let off = s
+        .admin(Method::GET, "/api/v1/flags?off_in=staging", None, 200)
+        .await;
+    assert_eq!(count(&off), 0, "{off}");
     s.stop().await;
 }
 
