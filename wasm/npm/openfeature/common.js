@@ -251,3 +251,40 @@ export class Source {
     return () => { offChange(); offStatus(); };
   }
 }
+
+/**
+ * The status events of a ruleset swap, shared by the server and web providers
+ * (`Events` is their SDK's ProviderEvents; `provider` has `events`,
+ * `_initFailed`, `_stale` and `_source`): PROVIDER_READY after the first
+ * ruleset when initialize had timed out; otherwise CONFIGURATION_CHANGED (with
+ * `extra`, e.g. the web provider's `flagsChanged`), and READY again when a
+ * fresh ruleset replaces an expired one; then the stale check.
+ */
+export function emitSwap(provider, Events, rs, previous, extra = {}) {
+  if (previous === null) {
+    // initialize resolves on this ruleset (READY); after a timed-out
+    // initialize, the SDK needs the event.
+    if (provider._initFailed) provider.events.emit(Events.Ready, { message: `ruleset v${rs.version} of ${rs.environment}` });
+  } else {
+    provider.events.emit(Events.ConfigurationChanged, {
+      message: `ruleset v${rs.version} (epoch ${rs.epoch}) of ${rs.environment} replaced v${previous.version}`,
+      ...extra,
+      metadata: { version: rs.version, epoch: rs.epoch, environment: rs.environment },
+    });
+    if (provider._stale && !rs.isExpired()) {
+      provider._stale = false;
+      provider.events.emit(Events.Ready, { message: `fresh ruleset v${rs.version}` });
+    }
+  }
+  emitIfStale(provider, Events);
+}
+
+/** PROVIDER_STALE, once, when the held ruleset has expired. */
+export function emitIfStale(provider, Events) {
+  const rs = provider._source.ruleset;
+  if (provider._stale || !rs || !rs.isExpired()) return;
+  provider._stale = true;
+  provider.events.emit(Events.Stale, {
+    message: `ruleset v${rs.version} of ${rs.environment} expired at ${new Date(rs.expiresAt).toISOString()} and is still served`,
+  });
+}

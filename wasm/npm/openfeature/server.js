@@ -9,7 +9,7 @@
 //   await OpenFeature.setProviderAndWait(new EdgeflagProvider(createClient({ url })));
 import { OpenFeatureEventEmitter, ProviderEvents, ProviderNotReadyError } from '@openfeature/server-sdk';
 import { ContextError } from '../core.js';
-import { DETAIL, InvalidContextError, Source, contextOf, errorResolution, resolutionOf } from './common.js';
+import { DETAIL, emitIfStale, emitSwap, InvalidContextError, Source, contextOf, errorResolution, resolutionOf } from './common.js';
 
 export { attributesOf, openFeatureReason, openFeatureErrorCode, InvalidContextError, MAX_CONTEXT_DEPTH } from './common.js';
 
@@ -59,30 +59,11 @@ export class EdgeflagProvider {
   }
 
   _swapped(rs, previous) {
-    if (previous === null) {
-      // initialize resolves on this ruleset (READY); after a timed-out
-      // initialize, the SDK needs the event.
-      if (this._initFailed) this.events.emit(ProviderEvents.Ready, { message: `ruleset v${rs.version} of ${rs.environment}` });
-    } else {
-      this.events.emit(ProviderEvents.ConfigurationChanged, {
-        message: `ruleset v${rs.version} (epoch ${rs.epoch}) of ${rs.environment} replaced v${previous.version}`,
-        metadata: { version: rs.version, epoch: rs.epoch, environment: rs.environment },
-      });
-      if (this._stale && !rs.isExpired()) {
-        this._stale = false;
-        this.events.emit(ProviderEvents.Ready, { message: `fresh ruleset v${rs.version}` });
-      }
-    }
-    this._checkStale();
+    emitSwap(this, ProviderEvents, rs, previous);
   }
 
   _checkStale() {
-    const rs = this._source.ruleset;
-    if (this._stale || !rs || !rs.isExpired()) return;
-    this._stale = true;
-    this.events.emit(ProviderEvents.Stale, {
-      message: `ruleset v${rs.version} of ${rs.environment} expired at ${new Date(rs.expiresAt).toISOString()} and is still served`,
-    });
+    emitIfStale(this, ProviderEvents);
   }
 
   _resolve(flagKey, type, defaultValue, context) {

@@ -10,7 +10,7 @@
 //   OpenFeature.setProvider(new EdgeflagWebProvider(createClient({ url })), { targetingKey: 'user-7' });
 import { OpenFeatureEventEmitter, ProviderEvents, ProviderNotReadyError } from '@openfeature/web-sdk';
 import { ContextError } from '../core.js';
-import { InvalidContextError, Source, contextOf, errorResolution, resolutionOf } from './common.js';
+import { InvalidContextError, Source, contextOf, emitIfStale, emitSwap, errorResolution, resolutionOf } from './common.js';
 
 export { attributesOf, openFeatureReason, openFeatureErrorCode, InvalidContextError, MAX_CONTEXT_DEPTH } from './common.js';
 
@@ -104,29 +104,11 @@ export class EdgeflagWebProvider {
   _swapped(rs, previous) {
     const before = this._evaluated;
     this._evaluated = this._evaluate(rs);
-    if (previous === null) {
-      if (this._initFailed) this.events.emit(ProviderEvents.Ready, { message: `ruleset v${rs.version} of ${rs.environment}` });
-    } else {
-      this.events.emit(ProviderEvents.ConfigurationChanged, {
-        message: `ruleset v${rs.version} (epoch ${rs.epoch}) of ${rs.environment} replaced v${previous.version}`,
-        flagsChanged: changedFlags(before?.details ?? {}, this._evaluated.details),
-        metadata: { version: rs.version, epoch: rs.epoch, environment: rs.environment },
-      });
-      if (this._stale && !rs.isExpired()) {
-        this._stale = false;
-        this.events.emit(ProviderEvents.Ready, { message: `fresh ruleset v${rs.version}` });
-      }
-    }
-    this._checkStale();
+    emitSwap(this, ProviderEvents, rs, previous, { flagsChanged: changedFlags(before?.details ?? {}, this._evaluated.details) });
   }
 
   _checkStale() {
-    const rs = this._source.ruleset;
-    if (this._stale || !rs || !rs.isExpired()) return;
-    this._stale = true;
-    this.events.emit(ProviderEvents.Stale, {
-      message: `ruleset v${rs.version} of ${rs.environment} expired at ${new Date(rs.expiresAt).toISOString()} and is still served`,
-    });
+    emitIfStale(this, ProviderEvents);
   }
 
   _resolve(flagKey, type, defaultValue) {
