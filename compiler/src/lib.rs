@@ -49,6 +49,7 @@ pub mod documents;
 mod fxhash;
 pub mod locate;
 mod lower;
+pub mod resources;
 mod source;
 
 pub use diagnostics::{Diagnostic, Diagnostics};

@@ -2,6 +2,7 @@
 // and the segments pages.
 import { api, type Environment, type FullRecord, type Me, type Version } from './api';
 import { confirmDialog, h, mount, when } from './dom';
+import { count, live } from './live';
 import { clausesEditor, cleanRule, field, rulesOf, showProblems, type Rule } from './rules';
 
 function errorText(err: unknown): string {
@@ -184,7 +185,20 @@ export async function segmentPage(root: HTMLElement, me: Me, key: string): Promi
   const others = all.items.map((s) => s.key).filter((k) => k !== key);
   const list = h('div', {});
   const error = h('p', { class: 'error', role: 'alert', 'data-testid': 'segment-message' });
-  const noop = () => undefined;
+  const split = (t: string) => t.split(/[\s,]+/).filter((k) => k !== '');
+  const definition = () => {
+    const def: Record<string, unknown> = {};
+    if (desc.value) def.description = desc.value;
+    if (split(include.value).length) def.include = split(include.value);
+    if (split(exclude.value).length) def.exclude = split(exclude.value);
+    if (rules.length) def.rules = rules.map((r) => cleanRule(r, false));
+    return def;
+  };
+  const problems = h('span', { class: 'error small', 'data-testid': 'segment-problems', 'aria-live': 'polite' });
+  const form = h('div', {});
+  const check = live('segments', key, definition,
+    (err, n) => { error.textContent = showProblems(form, err ?? ''); problems.textContent = count(n); });
+  for (const input of [desc, include, exclude]) input.addEventListener('input', check);
   function render(): void {
     mount(list, ...rules.map((r, i) => {
       const del = h('button', { type: 'button', 'aria-label': `Remove rule ${i + 1}`, disabled: off }, 'Remove rule');
@@ -194,7 +208,7 @@ export async function segmentPage(root: HTMLElement, me: Me, key: string): Promi
         h('div', { class: 'actions' }, del),
         h('p', { class: 'error field-error', role: 'alert' }),
         h('p', { class: 'muted small' }, 'In the segment if all of these match:'),
-        clausesEditor(r.clauses, `$.rules[${i}]`, `srule${i}`, others, noop, render, off));
+        clausesEditor(r.clauses, `$.rules[${i}]`, `srule${i}`, others, check, render, off));
     }), rules.length ? null : h('p', { class: 'muted small' }, 'No rules: only the included keys are in.'));
   }
   render();
@@ -204,16 +218,10 @@ export async function segmentPage(root: HTMLElement, me: Me, key: string): Promi
     render();
     document.getElementById(`srule${rules.length - 1}-c0-attr`)?.focus();
   });
-  const split = (t: string) => t.split(/[\s,]+/).filter((k) => k !== '');
   const save = h('button', { class: 'primary', 'data-testid': 'save-segment', disabled: off }, 'Save segment');
-  const form = h('div', {});
   save.addEventListener('click', async () => {
     error.textContent = '';
-    const def: Record<string, unknown> = {};
-    if (desc.value) def.description = desc.value;
-    if (split(include.value).length) def.include = split(include.value);
-    if (split(exclude.value).length) def.exclude = split(exclude.value);
-    if (rules.length) def.rules = rules.map((r) => cleanRule(r, false));
+    const def = definition();
     try {
       const done = await api.putSegment(key, def, seg.revision);
       await segmentPage(root, me, key);
@@ -232,5 +240,5 @@ export async function segmentPage(root: HTMLElement, me: Me, key: string): Promi
   mount(root,
     h('header', { class: 'page' }, h('div', {}, h('a', { href: '#/segments', class: 'muted small' }, '← Segments'),
       h('h1', {}, key))),
-    form, error, h('div', { class: 'actions' }, h('span', { id: 'segment-status', role: 'status', class: 'muted small' }), save));
+    form, error, h('div', { class: 'actions' }, problems, h('span', { id: 'segment-status', role: 'status', class: 'muted small' }), save));
 }

@@ -2,6 +2,7 @@
 // (form editor, reorder) and prerequisites.
 import { api, type Resource } from './api';
 import { h, mount } from './dom';
+import { count, live } from './live';
 import { clausesEditor, cleanRule, field, rulesOf, serveEditor, showProblems, type Rule } from './rules';
 
 export interface Ctx {
@@ -78,7 +79,11 @@ export function rulesCard(ctx: Ctx): HTMLElement {
   const message = h('p', { class: 'error', role: 'alert', 'data-testid': 'rules-message' });
   const status = h('span', { class: 'muted small', 'aria-live': 'polite' });
   let dirty = false;
-  const changed = () => { dirty = true; status.textContent = 'unsaved changes'; };
+  const problems = h('span', { class: 'error small', 'data-testid': 'rules-problems', 'aria-live': 'polite' });
+  const check = live('flags', ctx.flag.key,
+    () => withOverride(ctx.flag.definition, ctx.env, 'rules', rules.map((r) => cleanRule(r))),
+    (err, n) => { message.textContent = showProblems(list, err ?? ''); problems.textContent = count(n); });
+  const changed = () => { dirty = true; status.textContent = 'unsaved changes'; check(); };
   const off = !ctx.canChange;
 
   // The button to keep the focus on after a move to `j` (not a disabled one).
@@ -150,7 +155,7 @@ export function rulesCard(ctx: Ctx): HTMLElement {
     h('h2', { id: 'rules-title' }, `Rules in ${ctx.env}`),
     h('p', { class: 'muted small' }, `The first rule whose clauses all match serves (${source(ctx, 'rules')}).`),
     field(base, list), message,
-    h('div', { class: 'actions' }, status, add, save));
+    h('div', { class: 'actions' }, problems, status, add, save));
 }
 
 export function prerequisitesCard(ctx: Ctx): HTMLElement {

@@ -1,6 +1,7 @@
 // The pages: flag list, flag page per environment, audit log.
 import { api, ApiError, type Environment, type Me, type Resource } from './api';
 import { confirmDialog, h, mount, when } from './dom';
+import { count, live } from './live';
 import { prerequisitesCard, rulesCard, targetsCard, variationsCard, type Ctx } from './targeting';
 
 const PAGE = 50;
@@ -216,6 +217,13 @@ export async function flagPage(root: HTMLElement, me: Me, key: string, envName?:
   const editor = h('textarea', { id: 'definition', rows: 14, spellcheck: 'false', disabled: me.role === 'viewer' },
     JSON.stringify(flag.definition, null, 2));
   const saveDef = h('button', { disabled: me.role === 'viewer' }, 'Save definition');
+  const defProblems = h('span', { class: 'error small', 'data-testid': 'definition-problems', 'aria-live': 'polite' });
+  const checkDef = live('flags', key, () => JSON.parse(editor.value) as unknown,
+    (err, n) => { message.textContent = err ? errorText(err) : ''; defProblems.textContent = count(n); });
+  editor.addEventListener('input', () => {
+    try { JSON.parse(editor.value); } catch { defProblems.textContent = 'not JSON'; return; }
+    checkDef();
+  });
   saveDef.addEventListener('click', async () => {
     message.textContent = '';
     let parsed: unknown;
@@ -254,7 +262,7 @@ export async function flagPage(root: HTMLElement, me: Me, key: string, envName?:
     h('section', { class: 'card' },
       h('h2', {}, 'Definition'),
       h('label', { for: 'definition' }, 'The flag in the rule language’s JSON form (all environments)'), editor,
-      h('div', { class: 'actions' }, saveDef)),
+      h('div', { class: 'actions' }, defProblems, saveDef)),
   );
 }
 

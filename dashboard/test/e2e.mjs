@@ -187,9 +187,23 @@ try {
   const bad = page.getByTestId('rule0-c1');
   await bad.getByLabel('Attribute').fill('app_version');
   await bad.getByLabel('Operator').selectOption('semver_lt');
+  // Validated as you type (the server's compiler in WASM): the problem shows
+  // next to the values before any save, with no write request made.
+  let writes = 0;
+  const countWrites = (r) => { if (r.url().includes('/api/') && r.method() !== 'GET') writes++; };
+  page.on('request', countWrites);
+  const located = bad.locator('[data-path$=".rules[0].clauses[1].values"] > .field-error');
+  await bad.getByLabel('Values (one per line)').fill('v2.0');
+  await located.filter({ hasText: /semver|version/i }).waitFor();
+  await page.getByTestId('rules-problems').filter({ hasText: '1 problem' }).waitFor();
+  await bad.getByLabel('Values (one per line)').fill('2.0.0');
+  await located.filter({ hasText: /\S/ }).waitFor({ state: 'hidden' });
+  await page.getByTestId('rules-problems').filter({ hasText: /\S/ }).waitFor({ state: 'hidden' });
+  assert.equal(await bad.getByLabel('Values (one per line)').getAttribute('aria-invalid'), null);
+  assert.equal(writes, 0, 'live validation writes nothing');
+  page.off('request', countWrites);
   await bad.getByLabel('Values (one per line)').fill('v2.0');
   await page.getByTestId('save-rules').click();
-  const located = bad.locator('[data-path$=".rules[0].clauses[1].values"] > .field-error');
   await located.filter({ hasText: /\S/ }).waitFor();
   assert.equal(await bad.getByLabel('Values (one per line)').getAttribute('aria-invalid'), 'true');
   assert.equal(await servedVersion('production'), version, 'a refused rule publishes nothing');

@@ -25,7 +25,7 @@ struct Built;
 pub const ASSETS: &str = "/_dashboard";
 
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
-                   script-src 'self'; connect-src 'self'; frame-ancestors 'none'; \
+                   script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; frame-ancestors 'none'; \
                    base-uri 'none'; form-action 'self'";
 
 const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>edgeflag</title>\

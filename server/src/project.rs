@@ -1,19 +1,19 @@
 //! The stored project as compiler input, and compile errors as the API reports
 //! them.
 //!
-//! Each flag and segment becomes one small JSON source file
-//! (`flags/<key>.json` holding `{"flags": {"<key>": …}}`), the environments
-//! and settings one more (`project.json`). The compiler then checks the whole
-//! project exactly as it checks a directory of YAML, with the same messages; a
-//! diagnostic's file says which resource it is in, and its line and column,
-//! located in that file, become a JSON path relative to the resource's
-//! definition ([`edgeflag_compiler::locate`]).
+//! The policy (one JSON source file per resource, the whole project compiled,
+//! each diagnostic located by JSON path in its resource's definition) is
+//! [`edgeflag_compiler::resources`], shared with the dashboard's validation as
+//! you type (`edgeflag-validate`, the same code built to WASM). This module
+//! hands it the stored [`Snapshot`] and gives its problems the API's schema.
 
 use crate::db::Snapshot;
+use edgeflag_compiler::resources::{self, Resources};
 use edgeflag_compiler::{CompiledEnv, Diagnostics};
 use serde::Serialize;
 
-/// One compile error, located in the API's terms.
+/// One compile error, located in the API's terms: the fields of
+/// [`resources::Problem`], with an OpenAPI schema.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// What kind of resource it is in: `flag`, `segment` or `project`.
@@ -59,96 +59,54 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// The source files of `s`, as `(name, text)`.
-pub fn sources(s: &Snapshot) -> Vec<(String, String)> {
-    let mut files = Vec::with_capacity(s.flags.len() + s.segments.len() + 1);
-    let mut project = serde_json::Map::new();
-    let envs: Vec<_> = s.environments.iter().map(|e| e.name.clone()).collect();
-    project.insert("environments".into(), envs.into());
-    if let Some(cs) = s.settings.get("client_side") {
-        project.insert("client_side".into(), cs.clone());
-    }
-    files.push((
-        "project.json".to_owned(),
-        serde_json::Value::Object(project).to_string(),
-    ));
-    for (kind, docs) in [("flags", &s.flags), ("segments", &s.segments)] {
-        for (key, doc) in docs {
-            let text = serde_json::json!({ kind: { key: doc.definition } }).to_string();
-            files.push((format!("{kind}/{key}.json"), text));
+impl From<resources::Problem> for Problem {
+    fn from(p: resources::Problem) -> Problem {
+        Problem {
+            kind: p.kind,
+            key: p.key,
+            path: p.path,
+            line: p.line,
+            column: p.column,
+            context: p.context,
+            message: p.message,
         }
     }
-    files
+}
+
+/// `s` as the compiler's [`Resources`].
+fn resources(s: &Snapshot) -> Resources<'_> {
+    Resources {
+        environments: s.environments.iter().map(|e| e.name.as_str()).collect(),
+        settings: &s.settings,
+        flags: s
+            .flags
+            .iter()
+            .map(|(k, d)| (k.as_str(), &d.definition))
+            .collect(),
+        segments: s
+            .segments
+            .iter()
+            .map(|(k, d)| (k.as_str(), &d.definition))
+            .collect(),
+    }
+}
+
+/// The source files of `s`, as `(name, text)`.
+pub fn sources(s: &Snapshot) -> Vec<(String, String)> {
+    resources::sources(&resources(s))
 }
 
 /// Compiles `s`: every environment's bodies, or every error located.
 pub fn compile(s: &Snapshot) -> Result<Vec<CompiledEnv>, Vec<Problem>> {
-    let files = sources(s);
-    edgeflag_compiler::compile_sources(&files).map_err(|d| locate(&files, &d))
+    resources::compile(&resources(s)).map_err(|ps| ps.into_iter().map(Problem::from).collect())
 }
 
 /// Errors in files a caller sent (`edgeflag push`), by file, line and column.
 pub fn file_problems(diags: &Diagnostics) -> Vec<Problem> {
-    diags
-        .iter()
-        .map(|d| Problem {
-            kind: "file".to_owned(),
-            key: d.file.clone(),
-            path: None,
-            line: d.line,
-            column: d.column,
-            context: d.context.clone(),
-            message: d.message.clone(),
-        })
+    resources::file_problems(diags)
+        .into_iter()
+        .map(Problem::from)
         .collect()
-}
-
-/// Locates each diagnostic in the resource it came from.
-fn locate(files: &[(String, String)], diags: &Diagnostics) -> Vec<Problem> {
-    diags
-        .iter()
-        .map(|d| {
-            let (kind, key) = match d.file.split_once('/') {
-                Some(("flags", rest)) => ("flag", rest.trim_end_matches(".json")),
-                Some(("segments", rest)) => ("segment", rest.trim_end_matches(".json")),
-                _ => ("project", ""),
-            };
-            let text = files.iter().find(|(n, _)| *n == d.file).map(|(_, t)| t);
-            let path = match (text, d.line, d.column) {
-                (Some(text), Some(line), Some(col)) => {
-                    edgeflag_compiler::locate::json_path(text, line, col)
-                        .map(|p| relative(&p, kind, key))
-                }
-                _ => None,
-            };
-            Problem {
-                kind: kind.to_owned(),
-                key: key.to_owned(),
-                path,
-                line: None,
-                column: None,
-                context: d.context.clone(),
-                message: d.message.clone(),
-            }
-        })
-        .collect()
-}
-
-/// `$.flags.a.rules[0]` → `$.rules[0]` for flag `a` (the path inside its
-/// definition); the project file's paths stay as they are.
-fn relative(path: &str, kind: &str, key: &str) -> String {
-    if kind == "project" {
-        return path.to_owned();
-    }
-    let table = if kind == "flag" { "flags" } else { "segments" };
-    let quoted = serde_json::Value::String(key.to_owned()).to_string();
-    for prefix in [format!("$.{table}.{key}"), format!("$.{table}[{quoted}]")] {
-        if let Some(rest) = path.strip_prefix(&prefix) {
-            return format!("${rest}");
-        }
-    }
-    // The error is on the wrapper itself (the key): the definition as a whole.
-    "$".to_owned()
 }
 
 #[cfg(test)]

@@ -51,6 +51,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["edgeflag-evaluator", "edgeflag-compiler"],
     ),
     ("edgeflag-wasm", &["edgeflag-evaluator"]),
+    // The server's project validation built to WASM for the dashboard.
+    ("edgeflag-validate", &["edgeflag-compiler"]),
     (
         "edgeflag-openfeature",
         &["edgeflag-client", "edgeflag-evaluator"],
@@ -81,6 +83,18 @@ const FORBIDDEN_BELOW: &[(&str, &[&str])] = &[
     (
         "edgeflag-wasm",
         &["tokio", "reqwest", "hyper", "axum", "aws-sdk-s3"],
+    ),
+    (
+        "edgeflag-validate",
+        &[
+            "tokio",
+            "reqwest",
+            "hyper",
+            "axum",
+            "aws-sdk-s3",
+            "sqlx",
+            "utoipa",
+        ],
     ),
     // The client talks HTTP but has no server or store in it.
     ("edgeflag-client", &["axum", "aws-sdk-s3", "notify", "clap"]),
