@@ -9,18 +9,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 jobs="${CARGO_BUILD_JOBS:-2}"
 gen="$here/npm/gen"
 
-if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-  rustup target add wasm32-unknown-unknown
-fi
-
-# wasm-bindgen-cli must be exactly the wasm-bindgen version in Cargo.lock.
-want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$root/Cargo.lock")"
-have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
-if [ "$have" != "$want" ]; then
-  echo "installing wasm-bindgen-cli $want (found: ${have:-none})"
-  # No --locked: a pinned dependency of the CLI is missing from some registry mirrors.
-  cargo install wasm-bindgen-cli --version "$want" -j "$jobs"
-fi
+. "$root/scripts/wasm-tools.sh"
 
 if [ ! -x "$here/node_modules/.bin/wasm-opt" ]; then
   (cd "$here" && npm install --no-audit --no-fund)
