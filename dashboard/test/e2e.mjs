@@ -126,6 +126,17 @@ try {
   await row.waitFor();
   assert.deepEqual(await row.locator('.state').allTextContents(), ['on', 'off']);
   await page.screenshot({ path: join(shots, 'dashboard.png') });
+  // Filters: kill-switched in production finds it; in staging nothing.
+  await page.getByLabel('Kill switch').selectOption('production');
+  await page.getByText('1 flag shown').waitFor();
+  await row.waitFor();
+  await page.getByLabel('Kill switch').selectOption('staging');
+  await page.getByText('No flags match.').waitFor();
+  await page.getByLabel('Kill switch').selectOption('');
+  await page.getByLabel('Expiry').selectOption('true');
+  await page.getByText('No flags match.').waitFor();
+  await page.getByLabel('Expiry').selectOption('');
+  await row.waitFor();
   await page.getByRole('link', { name: 'Audit log' }).click();
   await page.getByRole('cell', { name: 'flag.turn_off' }).waitFor();
   assert.ok((await page.getByRole('cell', { name: 'user:ana' }).count()) >= 3);
